@@ -1,0 +1,40 @@
+"""ftp: evaluation-first fine-tuning of small language models, on-premises.
+
+``import ftp`` is light: torch, transformers, lm-eval and presidio are imported only by the
+code that needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ftp.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = ["Project", "hookimpl", "__version__", "open_project", "init_project"]
+
+if TYPE_CHECKING:
+    from ftp.project import Project
+
+
+def __getattr__(name: str):
+    if name == "Project":
+        from ftp.project import Project
+
+        return Project
+    raise AttributeError(name)
+
+
+def open_project(start: str | None = None) -> Project:
+    """The project containing ``start`` (default: the current folder)."""
+    from ftp.project import Project
+
+    return Project.find(start)
+
+
+def init_project(path: str, name: str | None = None) -> Project:
+    """Create a project in ``path``."""
+    from ftp.project import Project
+
+    return Project.init(path, name=name)

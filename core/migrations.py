@@ -1,0 +1,88 @@
+"""The store's schema, as append-only migrations. Never edit one that has shipped: add the
+next ``mNNN_...`` instead. Later capabilities add columns, not rewrites."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("ftp")
+
+
+@migrations(name="m001_initial")
+def m001_initial(db: Database) -> None:
+    db["datasets"].create(
+        {
+            "id": int, "name": str, "version": int, "parent_id": int, "content_hash": str,
+            "source": str, "format": str, "counts": str, "scrub_report": str,
+            "meta": str, "created_at": str,
+        },
+        pk="id", foreign_keys=[("parent_id", "datasets", "id")],
+    )
+    db["datasets"].create_index(["name", "version"], unique=True)
+    db["examples"].create(
+        {
+            "id": int, "dataset_id": int, "idx": int, "split": str, "key_hash": str,
+            "content_hash": str, "record": str, "source_location": str, "tags": str,
+        },
+        pk="id", foreign_keys=[("dataset_id", "datasets", "id")],
+    )
+    db["examples"].create_index(["dataset_id", "split"])
+    db["runs"].create(
+        {
+            "id": int, "kind": str, "name": str, "status": str, "config": str,
+            "parent_id": int, "model": str, "dataset_id": int, "artifacts_path": str,
+            "started_at": str, "finished_at": str, "duration_s": float, "pid": int,
+            "pid_started": str, "host": str, "versions": str, "error": str, "summary": str,
+        },
+        pk="id",
+        foreign_keys=[("parent_id", "runs", "id"), ("dataset_id", "datasets", "id")],
+    )
+    db["runs"].create_index(["status"])
+    db["metrics"].create(
+        {"run_id": int, "step": int, "name": str, "value": float, "split": str, "ts": str},
+        pk=("run_id", "step", "name", "split"), foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["eval_results"].create(
+        {
+            "id": int, "run_id": int, "task": str, "metric": str, "value": float,
+            "stderr": float, "n": int, "model_hash": str, "config_hash": str,
+            "settings": str, "created_at": str,
+        },
+        pk="id", foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["eval_results"].create_index(["run_id", "task", "metric"])
+    db["samples"].create(
+        {
+            "id": int, "run_id": int, "task": str, "doc_id": str, "prompt": str,
+            "output": str, "reference": str, "scores": str, "categories": str,
+            "meta": str,
+        },
+        pk="id", foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["samples"].create_index(["run_id", "task", "doc_id"])
+    db["gate_decisions"].create(
+        {
+            "id": int, "run_id": int, "baseline_run_id": int, "gate": str, "task": str,
+            "metric": str, "passed": int, "value": float, "baseline_value": float,
+            "difference": float, "p_value": float, "ci_low": float, "ci_high": float,
+            "reason": str, "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id"), ("baseline_run_id", "runs", "id")],
+    )
+    db["ratings"].create(
+        {
+            "id": int, "sample_id": int, "run_id": int, "reviewer": str, "score": float,
+            "passed": int, "tags": str, "note": str, "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("sample_id", "samples", "id"), ("run_id", "runs", "id")],
+    )
+    db["preferences"].create(
+        {
+            "id": int, "prompt": str, "sample_a": int, "sample_b": int, "chosen": str,
+            "reviewer": str, "note": str, "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("sample_a", "samples", "id"), ("sample_b", "samples", "id")],
+    )

@@ -1,0 +1,165 @@
+"""The plugin manager: built-ins, entry-point plugins, allow- and block-lists.
+
+Built-in plugins are registered exactly as a third-party package's are; the list below is
+the only place the core names a plugin module. A third-party plugin that fails to import or
+implements an unknown hook is recorded in ``load_failures()`` and skipped, so ftp keeps
+working; ``strict=True`` (``ftp --strict``) raises instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+
+import pluggy
+
+from ftp import hookspecs
+from ftp.errors import PluginError
+
+ENTRY_POINT_GROUP = "ftp"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "ftp.plugins.project_commands",
+    "ftp.plugins.plugin_commands",
+    "ftp.plugins.doctor",
+)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: list[str] = field(default_factory=list)
+    builtin: bool = False
+
+
+@dataclass
+class LoadFailure:
+    name: str
+    distribution: str | None
+    error: str
+
+
+class _State:
+    pm: pluggy.PluginManager | None = None
+    failures: list[LoadFailure] = []
+    origins: dict[str, tuple[str | None, str | None, bool]] = {}
+
+
+def _env_list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    return [hc.name for hc in pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
+
+
+def _register(pm: pluggy.PluginManager, module: object, name: str, dist: str | None,
+              version: str | None, builtin: bool, strict: bool) -> None:
+    try:
+        pm.register(module, name=name)
+        unknown = _unknown_hooks(pm, module)
+        if unknown:
+            pm.unregister(module)
+            raise PluginError(f"implements unknown hook(s) {', '.join(unknown)}")
+    except Exception as error:  # a broken plugin must not break ftp
+        _fail(name, dist, error, strict)
+        return
+    _State.origins[name] = (dist, version, builtin)
+
+
+def _fail(name: str, dist: str | None, error: Exception, strict: bool) -> None:
+    failure = LoadFailure(name, dist, f"{type(error).__name__}: {error}")
+    _State.failures.append(failure)
+    if strict:
+        raise PluginError(
+            f"plugin {name!r} from {dist or 'unknown distribution'} failed to load: "
+            f"{failure.error}",
+            hint="uninstall it with `ftp uninstall`, or run without --strict to skip it",
+        )
+
+
+def _load_builtins(pm: pluggy.PluginManager, strict: bool) -> None:
+    for module_name in DEFAULT_PLUGINS:
+        if pm.is_blocked(module_name):
+            continue
+        module = importlib.import_module(module_name)
+        _register(pm, module, module_name, "ftp", None, True, strict)
+
+
+def _load_entry_points(pm: pluggy.PluginManager, strict: bool) -> None:
+    allowed = _env_list("FTP_LOAD_PLUGINS")
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and entry_point.name not in allowed:
+            continue
+        if pm.is_blocked(entry_point.name) or pm.has_plugin(entry_point.name):
+            continue
+        dist = entry_point.dist
+        dist_name, version = (dist.metadata["Name"], dist.version) if dist else (None, None)
+        try:
+            module: ModuleType = entry_point.load()
+        except Exception as error:
+            _fail(entry_point.name, dist_name, error, strict)
+            continue
+        _register(pm, module, entry_point.name, dist_name, version, False, strict)
+
+
+def build_plugin_manager(strict: bool = False) -> pluggy.PluginManager:
+    """A fresh plugin manager with built-ins and entry-point plugins loaded."""
+    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm.add_hookspecs(hookspecs)
+    _State.failures = []
+    _State.origins = {}
+    for blocked in _env_list("FTP_DISABLE_PLUGINS") or []:
+        pm.set_blocked(blocked)
+    _load_builtins(pm, strict)
+    _load_entry_points(pm, strict)
+    pm.check_pending()
+    return pm
+
+
+def get_plugin_manager(strict: bool = False) -> pluggy.PluginManager:
+    """The process-wide plugin manager, built on first use."""
+    if _State.pm is None:
+        _State.pm = build_plugin_manager(strict=strict)
+    return _State.pm
+
+
+def reset_plugin_manager() -> None:
+    """Forget the plugin manager (tests, or after `ftp install`)."""
+    _State.pm = None
+
+
+def load_failures() -> list[LoadFailure]:
+    return list(_State.failures)
+
+
+def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    return sorted(hc.name for hc in pm.get_hookcallers(plugin) or [])
+
+
+def list_plugins(include_builtins: bool = False) -> list[PluginInfo]:
+    """Every registered plugin with its distribution, version and hooks."""
+    pm = get_plugin_manager()
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        dist, version, builtin = _State.origins.get(name, (None, None, False))
+        if builtin and not include_builtins:
+            continue
+        if builtin:
+            version = _ftp_version()
+        infos.append(PluginInfo(name, dist, version, _hook_names(pm, plugin), builtin))
+    return sorted(infos, key=lambda info: (info.builtin, info.name))
+
+
+def _ftp_version() -> str:
+    from ftp import __version__
+
+    return __version__
