@@ -76,8 +76,8 @@ def _host_of(event: str, args: tuple) -> object:
 
 def _caller() -> str:
     """The innermost frame outside the standard library and this module."""
-    for frame in reversed(traceback.extract_stack()[:-3]):
-        if "/socket.py" not in frame.filename and "offline.py" not in frame.filename:
+    for frame in reversed(traceback.extract_stack()):
+        if not frame.filename.endswith(("/socket.py", "/ftp/offline.py", "/core/offline.py")):
             return f"{frame.filename}:{frame.lineno} in {frame.name}"
     return "unknown caller"
 

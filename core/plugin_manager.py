@@ -25,6 +25,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.project_commands",
     "ftp.plugins.plugin_commands",
     "ftp.plugins.doctor",
+    "ftp.plugins.models.providers",
+    "ftp.plugins.models.commands",
 )
 
 
@@ -44,10 +46,17 @@ class LoadFailure:
     error: str
 
 
+class FtpPluginManager(pluggy.PluginManager):
+    """pluggy's manager plus where each plugin came from and which failed to load."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.failures: list[LoadFailure] = []
+        self.origins: dict[str, tuple[str | None, str | None, bool]] = {}
+
+
 class _State:
-    pm: pluggy.PluginManager | None = None
-    failures: list[LoadFailure] = []
-    origins: dict[str, tuple[str | None, str | None, bool]] = {}
+    pm: FtpPluginManager | None = None
 
 
 def _env_list(name: str) -> list[str] | None:
@@ -61,7 +70,7 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
     return [hc.name for hc in pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
 
 
-def _register(pm: pluggy.PluginManager, module: object, name: str, dist: str | None,
+def _register(pm: FtpPluginManager, module: object, name: str, dist: str | None,
               version: str | None, builtin: bool, strict: bool) -> None:
     try:
         pm.register(module, name=name)
@@ -70,14 +79,15 @@ def _register(pm: pluggy.PluginManager, module: object, name: str, dist: str | N
             pm.unregister(module)
             raise PluginError(f"implements unknown hook(s) {', '.join(unknown)}")
     except Exception as error:  # a broken plugin must not break ftp
-        _fail(name, dist, error, strict)
+        _fail(pm, name, dist, error, strict)
         return
-    _State.origins[name] = (dist, version, builtin)
+    pm.origins[name] = (dist, version, builtin)
 
 
-def _fail(name: str, dist: str | None, error: Exception, strict: bool) -> None:
+def _fail(pm: FtpPluginManager, name: str, dist: str | None, error: Exception,
+          strict: bool) -> None:
     failure = LoadFailure(name, dist, f"{type(error).__name__}: {error}")
-    _State.failures.append(failure)
+    pm.failures.append(failure)
     if strict:
         raise PluginError(
             f"plugin {name!r} from {dist or 'unknown distribution'} failed to load: "
@@ -86,7 +96,7 @@ def _fail(name: str, dist: str | None, error: Exception, strict: bool) -> None:
         )
 
 
-def _load_builtins(pm: pluggy.PluginManager, strict: bool) -> None:
+def _load_builtins(pm: FtpPluginManager, strict: bool) -> None:
     for module_name in DEFAULT_PLUGINS:
         if pm.is_blocked(module_name):
             continue
@@ -94,7 +104,7 @@ def _load_builtins(pm: pluggy.PluginManager, strict: bool) -> None:
         _register(pm, module, module_name, "ftp", None, True, strict)
 
 
-def _load_entry_points(pm: pluggy.PluginManager, strict: bool) -> None:
+def _load_entry_points(pm: FtpPluginManager, strict: bool) -> None:
     allowed = _env_list("FTP_LOAD_PLUGINS")
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if allowed is not None and entry_point.name not in allowed:
@@ -106,17 +116,15 @@ def _load_entry_points(pm: pluggy.PluginManager, strict: bool) -> None:
         try:
             module: ModuleType = entry_point.load()
         except Exception as error:
-            _fail(entry_point.name, dist_name, error, strict)
+            _fail(pm, entry_point.name, dist_name, error, strict)
             continue
         _register(pm, module, entry_point.name, dist_name, version, False, strict)
 
 
-def build_plugin_manager(strict: bool = False) -> pluggy.PluginManager:
+def build_plugin_manager(strict: bool = False) -> FtpPluginManager:
     """A fresh plugin manager with built-ins and entry-point plugins loaded."""
-    pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+    pm = FtpPluginManager()
     pm.add_hookspecs(hookspecs)
-    _State.failures = []
-    _State.origins = {}
     for blocked in _env_list("FTP_DISABLE_PLUGINS") or []:
         pm.set_blocked(blocked)
     _load_builtins(pm, strict)
@@ -125,7 +133,7 @@ def build_plugin_manager(strict: bool = False) -> pluggy.PluginManager:
     return pm
 
 
-def get_plugin_manager(strict: bool = False) -> pluggy.PluginManager:
+def get_plugin_manager(strict: bool = False) -> FtpPluginManager:
     """The process-wide plugin manager, built on first use."""
     if _State.pm is None:
         _State.pm = build_plugin_manager(strict=strict)
@@ -138,7 +146,8 @@ def reset_plugin_manager() -> None:
 
 
 def load_failures() -> list[LoadFailure]:
-    return list(_State.failures)
+    """Plugins the process-wide manager skipped, with the reason."""
+    return list(get_plugin_manager().failures)
 
 
 def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
@@ -150,7 +159,7 @@ def list_plugins(include_builtins: bool = False) -> list[PluginInfo]:
     pm = get_plugin_manager()
     infos = []
     for name, plugin in pm.list_name_plugin():
-        dist, version, builtin = _State.origins.get(name, (None, None, False))
+        dist, version, builtin = pm.origins.get(name, (None, None, False))
         if builtin and not include_builtins:
             continue
         if builtin:
