@@ -34,7 +34,7 @@ def time_once(command: list[str]) -> float:
 
 def measure(runs: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
-    for name, command in COMMANDS.items():  # warm the OS caches once
+    for command in COMMANDS.values():  # warm the OS caches once
         time_once(command)
     for _ in range(runs):
         for name, command in COMMANDS.items():
