@@ -86,3 +86,16 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("sample_a", "samples", "id"), ("sample_b", "samples", "id")],
     )
+
+
+@migrations(name="m002_canaries")
+def m002_canaries(db: Database) -> None:
+    """Random secrets inserted into training splits, for `ftp audit leakage`."""
+    db["canaries"].create(
+        {
+            "id": int, "dataset_id": int, "secret": str, "prefix": str, "instruction": str,
+            "record": str, "secret_format": str, "seed": int, "created_at": str,
+        },
+        pk="id", foreign_keys=[("dataset_id", "datasets", "id")],
+    )
+    db["canaries"].create_index(["dataset_id"])

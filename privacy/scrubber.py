@@ -1,0 +1,208 @@
+"""The scrubber: finds PII in batches of texts and replaces it per entity policy.
+
+Texts are analysed in batches (spaCy ``nlp.pipe`` through Presidio's ``process_batch`` for
+the ``ner`` tier), records are streamed in chunks, so a file of any size runs in constant
+memory and in order. Overlapping findings are resolved before replacement (highest score,
+then longest span), so a social security number is not also counted as a phone number.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
+
+from ftp.privacy import engine as engines
+from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, replacement
+
+DEFAULT_ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
+                    "IBAN_CODE", "IP_ADDRESS", "LOCATION"]
+Item = tuple[int, str, int | None, str]  # (record index, field, message index, text)
+
+
+def resolve_overlaps(results: list) -> list:
+    """Keep the best of overlapping findings (score, then length), sorted by start."""
+    ranked = sorted(results, key=lambda r: (-r.score, r.start - r.end, r.start))
+    kept: list = []
+    for result in ranked:
+        if all(result.end <= k.start or result.start >= k.end for k in kept):
+            kept.append(result)
+    return sorted(kept, key=lambda r: r.start)
+
+
+def plugin_recognizers() -> list:
+    """Recognizers that plugins registered through ``register_pii_detectors``."""
+    from ftp.registry import collect
+
+    return [registered.obj for registered in collect("pii_detectors").values()]
+
+
+class Scrubber:
+    """Build with ``ftp.privacy.build_scrubber(project.config["privacy"])``."""
+
+    def __init__(self, analyzer: Any, *, tier: str, entities: list[str],
+                 operators: dict[str, str], default_operator: str = "placeholder",
+                 allow_list: list[str] | None = None, secret: bytes | None = None,
+                 batch_size: int = 64, score_threshold: float = 0.3) -> None:
+        from presidio_anonymizer import AnonymizerEngine
+
+        check_operators(operators, default_operator)
+        self.analyzer = analyzer
+        self.tier = tier
+        self.entities = entities
+        supported = set(analyzer.get_supported_entities("en"))
+        self._searched = [e for e in entities if e in supported]
+        self.operators = operators
+        self.default_operator = default_operator
+        self.allow_list = list(allow_list or [])
+        self.batch_size = batch_size
+        self.score_threshold = score_threshold
+        self._secret = secret if secret is not None else load_secret()
+        self._pseudonyms = Pseudonymizer(self._secret)
+        self._anonymizer = AnonymizerEngine()
+        self._configs: dict[str, Any] = {}
+        self.reset_report()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], secret: bytes | None = None,
+                    **overrides: Any) -> Scrubber:
+        """Build from a ``[privacy]`` table; ``overrides`` win (e.g. ``tier="ner"``)."""
+        settings = {**config, **{k: v for k, v in overrides.items() if v is not None}}
+        tier = settings.get("tier", "patterns")
+        entities = list(settings.get("entities") or DEFAULT_ENTITIES)
+        extra = engines.pattern_recognizers(settings.get("patterns") or {})
+        extra += plugin_recognizers()
+        entities += [e for r in extra for e in r.supported_entities if e not in entities]
+        analyzer = engines.analyzer(tier, entities, extra,
+                                    model=settings.get("ner_model") or engines.DEFAULT_NER_MODEL,
+                                    gated=settings.get("gated", True))
+        return cls(analyzer, tier=tier, entities=entities,
+                   operators=dict(settings.get("operators") or {}),
+                   default_operator=settings.get("default_operator", "placeholder"),
+                   allow_list=settings.get("allow_list"), secret=secret,
+                   batch_size=int(settings.get("batch_size", 64)),
+                   score_threshold=float(settings.get("score_threshold", 0.3)))
+
+    # analysis --------------------------------------------------------------------------
+
+    def analyze_texts(self, texts: list[str], context: list[str] | None = None) -> list[list]:
+        """Findings per text, overlaps resolved, in the order given."""
+        found: list[list] = [[] for _ in texts]
+        if not self._searched:
+            return found
+        todo = [i for i, text in enumerate(texts) if text and not text.isspace()]
+        batches = self.analyzer.nlp_engine.process_batch(
+            (texts[i] for i in todo), language="en", batch_size=self.batch_size)
+        for i, (text, artifacts) in zip(todo, batches, strict=True):
+            results = self.analyzer.analyze(
+                text=text, language="en", entities=self._searched, nlp_artifacts=artifacts,
+                score_threshold=self.score_threshold, allow_list=self.allow_list or None,
+                context=context)
+            found[i] = resolve_overlaps(results)
+        return found
+
+    # replacement -----------------------------------------------------------------------
+
+    def operator_for(self, entity: str) -> str:
+        return self.operators.get(entity, self.default_operator)
+
+    def _config(self, entity: str):
+        if entity not in self._configs:
+            from presidio_anonymizer.entities import OperatorConfig
+
+            function = replacement(self.operator_for(entity), entity, self._secret,
+                                   self._pseudonyms)
+            self._configs[entity] = (OperatorConfig("keep") if function is None
+                                     else OperatorConfig("custom", {"lambda": function}))
+        return self._configs[entity]
+
+    def _replace(self, text: str, results: list) -> str:
+        if not results:
+            return text
+        operators = {r.entity_type: self._config(r.entity_type) for r in results}
+        return self._anonymizer.anonymize(text=text, analyzer_results=results,
+                                          operators=operators).text
+
+    def scrub_texts(self, texts: list[str]) -> list[str]:
+        """Scrubbed copies of ``texts`` ("drop" entities are replaced by placeholders)."""
+        found = self.analyze_texts(list(texts))
+        for results in found:
+            self._count(None, results)
+        return [self._replace(text, results) for text, results in zip(texts, found, strict=True)]
+
+    def scrub_text(self, text: str) -> str:
+        return self.scrub_texts([text])[0]
+
+    # records ---------------------------------------------------------------------------
+
+    def scrub_records(self, records: Iterable[dict], fields: list[str] | None = None,
+                      chunk_size: int = 256) -> Iterator[dict | None]:
+        """Scrubbed copies of ``records`` in order; ``None`` where a record was dropped."""
+        iterator = iter(records)
+        while chunk := list(islice(iterator, chunk_size)):
+            yield from self._scrub_chunk(chunk, fields)
+
+    def _scrub_chunk(self, chunk: list[dict], fields: list[str] | None) -> list[dict | None]:
+        items = [item for index, record in enumerate(chunk)
+                 for item in _texts_of(index, record, fields)]
+        found = self.analyze_texts([text for *_, text in items])
+        by_record: dict[int, list[tuple[Item, list]]] = defaultdict(list)
+        for item, results in zip(items, found, strict=True):
+            by_record[item[0]].append((item, results))
+        return [self._apply(record, by_record.get(index, [])) for index, record in
+                enumerate(chunk)]
+
+    def _apply(self, record: dict, found: list[tuple[Item, list]]) -> dict | None:
+        self._report["records"] += 1
+        for (_, field, _, _), results in found:
+            self._count(field, results)
+        if any(self.operator_for(r.entity_type) == "drop" for _, rs in found for r in rs):
+            self._report["dropped"] += 1
+            return None
+        out = copy.deepcopy(record) if found else dict(record)
+        for (_, field, message, text), results in found:
+            if not results:
+                continue
+            scrubbed = self._replace(text, results)
+            if message is None:
+                out[field] = scrubbed
+            else:
+                out[field][message]["content"] = scrubbed
+        return out
+
+    # report ----------------------------------------------------------------------------
+
+    def _count(self, field: str | None, results: list) -> None:
+        for result in results:
+            self._report["entities"][result.entity_type] += 1
+            if field is not None:
+                self._report["fields"][field][result.entity_type] += 1
+
+    def reset_report(self) -> None:
+        self._report: dict[str, Any] = {"records": 0, "dropped": 0, "entities": Counter(),
+                                        "fields": defaultdict(Counter)}
+
+    def report(self) -> dict[str, Any]:
+        """What was found so far: counts per entity type and per field, records dropped."""
+        return {
+            "records": self._report["records"], "dropped": self._report["dropped"],
+            "entities": dict(sorted(self._report["entities"].items())),
+            "fields": {f: dict(sorted(c.items())) for f, c in
+                       sorted(self._report["fields"].items())},
+            "tier": self.tier,
+            "operators": {e: self.operator_for(e) for e in self.entities},
+        }
+
+
+def _texts_of(index: int, record: dict, fields: list[str] | None) -> Iterator[Item]:
+    for field, value in record.items():
+        if fields is not None and field not in fields:
+            continue
+        if isinstance(value, str):
+            yield index, field, None, value
+        elif isinstance(value, list):
+            for position, message in enumerate(value):
+                if isinstance(message, dict) and isinstance(message.get("content"), str):
+                    yield index, field, position, message["content"]
