@@ -99,3 +99,9 @@ def m002_canaries(db: Database) -> None:
         pk="id", foreign_keys=[("dataset_id", "datasets", "id")],
     )
     db["canaries"].create_index(["dataset_id"])
+
+
+@migrations(name="m003_eval_cache_index")
+def m003_eval_cache_index(db: Database) -> None:
+    """Look up cached evaluation results by (model weights hash, task config hash)."""
+    db["eval_results"].create_index(["model_hash", "config_hash"], if_not_exists=True)
