@@ -27,6 +27,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.doctor",
     "ftp.plugins.models.providers",
     "ftp.plugins.models.commands",
+    "ftp.plugins.training.methods",
+    "ftp.plugins.training.commands",
+    "ftp.privacy.detectors",
+    "ftp.plugins.privacy_commands",
 )
 
 

@@ -23,8 +23,12 @@ Item = tuple[int, str, int | None, str]  # (record index, field, message index, 
 
 
 def resolve_overlaps(results: list) -> list:
-    """Keep the best of overlapping findings (score, then length), sorted by start."""
-    ranked = sorted(results, key=lambda r: (-r.score, r.start - r.end, r.start))
+    """Keep the best of overlapping findings, sorted by start.
+
+    A structured finding (an IP address, a card number) beats a NER guess over the same
+    characters; otherwise the higher score, then the longer span wins.
+    """
+    ranked = sorted(results, key=lambda r: (_is_ner(r), -r.score, r.start - r.end, r.start))
     kept: list = []
     for result in ranked:
         if all(result.end <= k.start or result.start >= k.end for k in kept):
@@ -32,11 +36,26 @@ def resolve_overlaps(results: list) -> list:
     return sorted(kept, key=lambda r: r.start)
 
 
-def plugin_recognizers() -> list:
-    """Recognizers that plugins registered through ``register_pii_detectors``."""
+def _is_ner(result: Any) -> bool:
+    metadata = result.recognition_metadata or {}
+    return metadata.get("recognizer_name") in ("SpacyRecognizer", "SpacyRecognizer_en")
+
+
+def plugin_recognizers(entities: list[str]) -> list:
+    """Recognizers that plugins registered through ``register_pii_detectors``.
+
+    One that finds a new entity type is always used; one for a built-in type (an extra
+    phone-number recognizer) only when that type is among ``entities``, so a type turned
+    off in ftp.toml stays off.
+    """
     from ftp.registry import collect
 
-    return [registered.obj for registered in collect("pii_detectors").values()]
+    found = []
+    for registered in collect("pii_detectors").values():
+        types = registered.obj.supported_entities
+        if any(t in entities or t not in DEFAULT_ENTITIES for t in types):
+            found.append(registered.obj)
+    return found
 
 
 class Scrubber:
@@ -73,7 +92,7 @@ class Scrubber:
         tier = settings.get("tier", "patterns")
         entities = list(settings.get("entities") or DEFAULT_ENTITIES)
         extra = engines.pattern_recognizers(settings.get("patterns") or {})
-        extra += plugin_recognizers()
+        extra += plugin_recognizers(entities)
         entities += [e for r in extra for e in r.supported_entities if e not in entities]
         analyzer = engines.analyzer(tier, entities, extra,
                                     model=settings.get("ner_model") or engines.DEFAULT_NER_MODEL,
