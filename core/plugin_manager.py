@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.training.commands",
     "ftp.privacy.detectors",
     "ftp.plugins.privacy_commands",
+    "ftp.plugins.evaluation.plugin",
 )
 
 

@@ -1,0 +1,117 @@
+"""The body of `ftp eval`: settings from flags and ftp.toml, baseline, gates, reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ftp.errors import CheckFailed, UserError
+from ftp.output import echo_json, echo_table
+from ftp.plugins.evaluation.commands import GATE_COLUMNS
+from ftp.progress import info
+
+
+def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path],
+             limit: int | None, shots: int | None, batch_size: int | None, seed: int,
+             device: str | None, baseline: str | None, gates_path: Path | None,
+             name: str | None, junit: Path | None, markdown: Path | None,
+             as_json: bool) -> None:
+    from ftp.plugins.evaluation import decide, reports
+    from ftp.plugins.evaluation.gates import load_gates
+    from ftp.project import Project
+
+    project = Project.find()
+    config = project.config.get("eval", {})
+    gate_file = load_gates(gates_path) if gates_path else None  # bad file: exit 2 up front
+    if gate_file is None and baseline:
+        raise UserError("--baseline needs --gates FILE (what to check against the baseline)")
+    settings = _settings(config, limit, shots, batch_size, seed, device)
+    model = model or project.config.get("model", {}).get("path")
+    suite = suite if suite is not None else list(config.get("suite", ["testset"]))
+    extra = _task_folders(task_dirs)
+    if task_dirs and not suite:
+        suite = []
+    outcome = _evaluate(project, model, suite, settings, extra, name)
+    base_id = _baseline(project, baseline, suite, settings, extra) if baseline else None
+    decisions = []
+    if gate_file is not None:
+        decisions = decide.decide(project.store, gate_file, outcome.run.id, base_id)
+        _record(project, outcome.run, decisions)
+    reports.write(junit, reports.junit(outcome.results, decisions, outcome.run.id))
+    reports.write(markdown, reports.markdown(outcome.results, decisions, outcome.run.id, model))
+    _print(outcome, decisions, as_json)
+    failed = [d for d in decisions if not d["passed"]]
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(decisions)} gate(s) failed: "
+                          + "; ".join(f"{d['gate']}: {d['reason']}" for d in failed))
+
+
+def _settings(config: dict[str, Any], limit, shots, batch_size, seed, device):
+    from ftp.plugins.evaluation.job import EvalSettings
+
+    limit = config.get("limit", 0) if limit is None else limit
+    shots = config.get("shots", -1) if shots is None else shots
+    if limit < 0:
+        raise UserError("--limit must be 0 (all) or a positive number")
+    return EvalSettings(limit=limit or None, shots=None if shots < 0 else shots,
+                        batch_size=batch_size or int(config.get("batch_size", 8)), seed=seed,
+                        max_new_tokens=int(config.get("max_new_tokens", 256)), device=device)
+
+
+def _task_folders(task_dirs: list[Path]) -> list[Any]:
+    from ftp.plugins.evaluation.benchmarks import TaskFolderEvaluator
+
+    return [TaskFolderEvaluator(path) for path in task_dirs]
+
+
+def _evaluate(project, model, suite, settings, extra, name):
+    from ftp.plugins.evaluation.runner import evaluate
+
+    if not model:
+        raise UserError("no model given and no [model] path in ftp.toml")
+    return evaluate(project, model, suite, settings, extra=extra, name=name)
+
+
+def _baseline(project, ref: str, suite, settings, extra) -> int:
+    """An eval run as it is; a model or train run is evaluated with the same settings."""
+    from ftp.errors import NotFound
+
+    try:
+        run = project.store.get_run(ref)
+    except NotFound:
+        run = None
+    if run is not None and run.kind == "eval":
+        if run.status != "finished":
+            raise UserError(f"baseline eval run {run.id} is {run.status}, not finished")
+        return run.id
+    info(f"Evaluating the baseline {ref} with the same settings")
+    return _evaluate(project, ref, suite, settings, extra, None).run.id
+
+
+def _record(project, run, decisions: list[dict[str, Any]]) -> None:
+    from ftp.plugin_manager import get_plugin_manager
+
+    columns = ("gate", "task", "metric", "value", "baseline_value", "difference", "p_value",
+               "ci_low", "ci_high", "reason", "baseline_run_id")
+    project.store.add_gate_decisions(run.id, [
+        {**{c: d.get(c) for c in columns}, "passed": int(d["passed"])} for d in decisions])
+    hook = get_plugin_manager().hook
+    for decision in decisions:
+        hook.ftp_gate_decided(project=project, run=run, decision=decision)
+
+
+def _print(outcome, decisions: list[dict[str, Any]], as_json: bool) -> None:
+    from ftp.plugins.evaluation.reports import headline
+
+    if as_json:
+        echo_json({"run": outcome.run.id, "results": outcome.results, "cached": outcome.cached,
+                   "gates": decisions, "passed": all(d["passed"] for d in decisions)})
+        return
+    echo_table(headline(outcome.results), ("task", "metric", "value", "stderr", "n"), empty="No results.")
+    if decisions:
+        click.echo("")
+        echo_table([{**d, "passed": "pass" if d["passed"] else "FAIL"} for d in decisions],
+                   GATE_COLUMNS)
+    info(f"eval run {outcome.run.id}")

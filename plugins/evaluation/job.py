@@ -1,0 +1,68 @@
+"""What an evaluator receives: the model (loaded on first use), pinned settings, the project.
+
+Settings are pinned on purpose: batch size changes scores through padding, so a baseline
+and a candidate are compared only when every setting that changes numbers is equal; they
+all enter the config hash that keys the result cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ftp.project import Project
+    from ftp.store import RunRecord
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    limit: int | None = None  # documents per task (None: all)
+    shots: int | None = None  # None: the task's own default (lm-eval's)
+    batch_size: int = 8
+    seed: int = 1234
+    max_new_tokens: int = 256
+    device: str | None = None
+
+    def pinned(self) -> dict[str, Any]:
+        """The settings that change numbers (device is recorded, not compared)."""
+        values = asdict(self)
+        values.pop("device")
+        return values
+
+
+@dataclass
+class EvalJob:
+    model_ref: str
+    settings: EvalSettings = field(default_factory=EvalSettings)
+    project: Project | None = None
+    run: RunRecord | None = None
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _loaded: tuple[Any, Any] | None = None
+    _lm: Any = None
+
+    def model_and_tokenizer(self) -> tuple[Any, Any]:
+        """``(model, tokenizer)``, loaded once; a train run's adapter is applied."""
+        if self._loaded is None:
+            from ftp.plugins.models import load_model
+
+            model, tokenizer = load_model(self.model_ref, self.project,
+                                          device=self.settings.device)
+            model.eval()
+            self._loaded = (model, tokenizer)
+        return self._loaded
+
+    def lm(self) -> Any:
+        """The lm-eval model wrapper (``FastLM``) around the loaded model."""
+        if self._lm is None:
+            from ftp.plugins.evaluation.fast_lm import FastLM
+
+            model, tokenizer = self.model_and_tokenizer()
+            self._lm = FastLM(pretrained=model, tokenizer=tokenizer,
+                              batch_size=self.settings.batch_size)
+        return self._lm
+
+    def add_samples(self, task: str, samples: list[dict[str, Any]]) -> None:
+        """Per-document outcomes of ``task``; stored (scrubbed) with the results."""
+        self.samples.setdefault(task, []).extend(samples)
+
