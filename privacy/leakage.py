@@ -1,0 +1,171 @@
+"""Leakage audit: canary exposure (Carlini et al., "The Secret Sharer", 2019) and extraction.
+
+For each canary the model scores the true secret and ``N`` random candidates of the same
+format after the same context; the secret's rank ``r`` among the ``N + 1`` gives the
+exposure ``log2(N + 1) - log2(r)`` in bits (0 bits: the model prefers it no more than a
+random secret; ``log2(N + 1)``: it prefers it to every candidate). A normal fit of the
+candidates' scores extrapolates to the whole secret space (``exposure_fit_bits``, at most
+log2(10**9) = 29.9 bits). Extraction: greedy decoding from the context reproduces the secret.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from pathlib import Path
+from typing import Any
+
+from ftp.errors import NotFound
+from ftp.privacy.canaries import SECRET_SPACE_BITS, random_secret, require_canaries
+
+MODEL_DIR_NAMES = ("final", "model", "adapter", "merged")
+
+
+def load_model(path: Path):
+    """A causal LM and its tokenizer from a local folder (a full model or a PEFT adapter)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(path)
+    if (path / "adapter_config.json").is_file():
+        from peft import AutoPeftModelForCausalLM
+
+        model = AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    return model.eval(), tokenizer
+
+
+def find_model(artifacts: str | None) -> Path:
+    """The trained model inside a run's artifacts (``final/``, ``model/``... or the newest)."""
+    root = Path(artifacts or "")
+    found = [p.parent for name in ("config.json", "adapter_config.json")
+             for p in root.glob(f"**/{name}")] if root.is_dir() else []
+    if not found:
+        raise NotFound(f"no model folder in the run's artifacts ({root})",
+                       hint="pass the trained model with --model PATH")
+    named = [p for p in found if p.name in MODEL_DIR_NAMES]
+    return max(named or found, key=lambda p: p.stat().st_mtime)
+
+
+def canary_context(tokenizer: Any, canary: dict[str, Any]) -> str:
+    """The text the secret follows in training: the chat-formatted instruction, then prefix."""
+    if getattr(tokenizer, "chat_template", None):
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": canary["instruction"]}], tokenize=False,
+            add_generation_prompt=True)
+    else:
+        prompt = f"{canary['instruction']}\n"
+    return prompt + canary["prefix"]
+
+
+def continuation_logprobs(model: Any, tokenizer: Any, context: str, continuations: list[str],
+                          batch_size: int = 64) -> list[float]:
+    """Sum of log-probabilities of each continuation's tokens after ``context``."""
+    import torch
+
+    base = tokenizer(context.rstrip(" "), add_special_tokens=False)["input_ids"]
+    sequences = [tokenizer(context + c, add_special_tokens=False)["input_ids"]
+                 for c in continuations]
+    scores = []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    for start in range(0, len(sequences), batch_size):
+        batch = sequences[start:start + batch_size]
+        width = max(map(len, batch))
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in batch])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch])
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, ids[:, 1:, None])[..., 0]
+        for row, sequence in enumerate(batch):
+            begin = _common_prefix(base, sequence)
+            scores.append(float(logp[row, begin - 1:len(sequence) - 1].sum()))
+    return scores
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return max(n, 1)
+
+
+def exposure(secret_score: float, candidate_scores: list[float]) -> dict[str, float]:
+    """Rank-based exposure among the candidates, and the normal-fit extrapolation."""
+    better = sum(1 for s in candidate_scores if s > secret_score)
+    rank = better + 1
+    bits = math.log2(len(candidate_scores) + 1) - math.log2(rank)
+    mean, spread = statistics.fmean(candidate_scores), statistics.pstdev(candidate_scores)
+    tail = 0.5 * math.erfc((secret_score - mean) / (spread * math.sqrt(2))) if spread else 0.5
+    fit = min(SECRET_SPACE_BITS, -math.log2(max(tail, 2.0 ** -SECRET_SPACE_BITS)))
+    return {"rank": rank, "exposure_bits": round(bits, 4), "exposure_fit_bits": round(fit, 4)}
+
+
+def extracted(model: Any, tokenizer: Any, context: str, secret: str) -> tuple[bool, str]:
+    """Greedy completion from the context; True when it starts with the secret's digits."""
+    import torch
+
+    ids = tokenizer(context.rstrip(" "), add_special_tokens=False, return_tensors="pt")
+    budget = len(tokenizer(" " + secret, add_special_tokens=False)["input_ids"]) + 4
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=budget, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id)
+    completion = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    digits = "".join(c for c in completion if c.isdigit())
+    return digits.startswith(secret.replace(" ", "")), completion
+
+
+def audit_model(model: Any, tokenizer: Any, canaries: list[dict[str, Any]],
+                candidates: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Exposure and extraction for each canary, and the totals a gate can hold."""
+    rng = random.Random(f"ftp-candidates-{seed}")
+    rows = []
+    for canary in canaries:
+        context = canary_context(tokenizer, canary)
+        pool = [random_secret(rng) for _ in range(candidates)]
+        scores = continuation_logprobs(model, tokenizer, context,
+                                       [canary["secret"], *pool])
+        hit, completion = extracted(model, tokenizer, context, canary["secret"])
+        rows.append({"canary_id": canary.get("id"), "secret": canary["secret"],
+                     "context": context, "completion": completion, "extracted": hit,
+                     **exposure(scores[0], scores[1:])})
+    bits = [row["exposure_bits"] for row in rows]
+    return {"canaries": rows, "max_exposure": max(bits), "mean_exposure": statistics.fmean(bits),
+            "max_possible": math.log2(candidates + 1),
+            "extracted": sum(row["extracted"] for row in rows), "candidates": candidates}
+
+
+def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
+              dataset_id: int | None = None, candidates: int = 1000) -> dict[str, Any]:
+    """Audit a training run's model; the figures are stored as an ``audit`` run."""
+    trained = project.store.get_run(run_ref)
+    dataset_id = dataset_id if dataset_id is not None else trained.dataset_id
+    canaries = require_canaries(project, dataset_id)
+    model_path = Path(model_path) if model_path else find_model(trained.artifacts_path)
+    config = {"audit": "leakage", "candidates": candidates, "canaries": len(canaries)}
+    with project.run("audit", config=config, model=str(model_path), dataset_id=dataset_id,
+                     parent_id=trained.id) as run:
+        model, tokenizer = load_model(model_path)
+        result = audit_model(model, tokenizer, canaries, candidates=candidates)
+        _store(project, run.id, result)
+        run.summary.update({k: result[k] for k in ("max_exposure", "mean_exposure",
+                                                   "extracted", "max_possible")})
+    return {**result, "audit_run_id": run.id, "trained_run_id": trained.id}
+
+
+def _store(project: Any, run_id: int, result: dict[str, Any]) -> None:
+    n = len(result["canaries"])
+    metrics = {"max_exposure": result["max_exposure"], "mean_exposure": result["mean_exposure"],
+               "extracted": result["extracted"], "extraction_rate": result["extracted"] / n}
+    project.store.add_eval_results(run_id, [
+        {"task": "leakage", "metric": name, "value": float(value), "n": n,
+         "settings": {"candidates": result["candidates"]}} for name, value in metrics.items()])
+    project.store.log_metrics(run_id, 0, {f"leakage.{k}": v for k, v in metrics.items()},
+                              split="audit")
+    project.store.add_samples(run_id, [
+        {"task": "leakage", "doc_id": str(row["canary_id"]), "prompt": row["context"],
+         "output": row["completion"], "reference": row["secret"],
+         "scores": {k: row[k] for k in ("rank", "exposure_bits", "exposure_fit_bits",
+                                        "extracted")}} for row in result["canaries"]])
