@@ -1,0 +1,168 @@
+"""Formatters: a normalised record -> (prompt text, response text).
+
+The prompt part carries no loss by default; the response part does. ``chat_template`` uses
+the tokenizer's own template (``apply_chat_template``'s Jinja, compiled once and rendered
+once per record: the response is marked by a sentinel, so the prompt is exactly what the
+model sees before it answers). ``alpaca`` and ``plain`` are named templates; any other name
+is a path to a user's Jinja template, which may place ``{{ response }}`` itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ftp import hookimpl
+from ftp.errors import UserError
+from ftp.plugins.data.formats import format_of
+
+SENTINEL = "\u2063FTP_RESPONSE\u2063"
+ALPACA_HEADER = ("Below is an instruction that describes a task. Write a response that "
+                 "appropriately completes the request.\n\n")
+ALPACA_HEADER_INPUT = ("Below is an instruction that describes a task, paired with an input "
+                       "that provides further context. Write a response that appropriately "
+                       "completes the request.\n\n")
+
+
+def to_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Any non-text record as a conversation ending in the assistant's response."""
+    fmt = record.get("format", "alpaca")
+    if fmt == "chat":
+        return record["messages"]
+    prompt = format_of(record).prompt(record)
+    return [{"role": "user", "content": prompt},
+            {"role": "assistant", "content": format_of(record).response(record)}]
+
+
+@lru_cache(maxsize=8)
+def _compiled(template: str) -> Any:
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    return _compile_jinja_template(template)
+
+
+def _special_tokens(tokenizer: Any) -> dict[str, Any]:
+    return {"bos_token": tokenizer.bos_token or "", "eos_token": tokenizer.eos_token or "",
+            "pad_token": tokenizer.pad_token or "", "unk_token": tokenizer.unk_token or ""}
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
+                add_generation_prompt: bool = False) -> str:
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise UserError("the tokenizer has no chat template",
+                        hint="use template = \"alpaca\" or \"plain\" in [format]")
+    return _compiled(template).render(messages=messages,
+                                      add_generation_prompt=add_generation_prompt,
+                                      **_special_tokens(tokenizer))
+
+
+def chat_template(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+    if record.get("format") == "text":
+        return "", record["text"]
+    messages = [dict(m) for m in to_messages(record)]
+    response = messages[-1]["content"]
+    messages[-1]["content"] = SENTINEL
+    text = render_chat(tokenizer, messages)
+    if text.count(SENTINEL) == 1:
+        prompt, rest = text.split(SENTINEL)
+        return prompt, _trim(response + rest, tokenizer)
+    # A template that rewrites the content: render the prompt on its own instead.
+    messages[-1]["content"] = response
+    prompt = render_chat(tokenizer, messages[:-1], add_generation_prompt=True)
+    full = render_chat(tokenizer, messages)
+    return prompt, _trim(full[len(prompt):] if full.startswith(prompt) else response,
+                         tokenizer)
+
+
+def _trim(response: str, tokenizer: Any) -> str:
+    """Drop what a template adds after the end-of-turn token (a newline, usually)."""
+    eos = tokenizer.eos_token or ""
+    stripped = response.rstrip()
+    return stripped if eos and stripped.endswith(eos) else response
+
+
+def alpaca(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+    if record.get("format") == "text":
+        return "", record["text"]
+    if record.get("format") == "alpaca":
+        instruction, extra = record["instruction"], record.get("input") or ""
+    else:
+        instruction, extra = _last_user(record), ""
+    if extra:
+        prompt = (f"{ALPACA_HEADER_INPUT}### Instruction:\n{instruction}\n\n"
+                  f"### Input:\n{extra}\n\n### Response:\n")
+    else:
+        prompt = f"{ALPACA_HEADER}### Instruction:\n{instruction}\n\n### Response:\n"
+    return prompt, format_of(record).response(record)
+
+
+def _last_user(record: dict[str, Any]) -> str:
+    messages = to_messages(record)
+    users = [m["content"] for m in messages[:-1] if m["role"] == "user"]
+    return users[-1] if users else ""
+
+
+def plain(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+    if record.get("format") == "text":
+        return "", record["text"]
+    messages = to_messages(record)
+    context = "\n".join(m["content"] for m in messages[:-1] if m["content"])
+    return f"{context}\n", messages[-1]["content"]
+
+
+class JinjaFile:
+    """A user's Jinja template file; record fields (and ``messages``) are its variables."""
+
+    def __init__(self, path: Path) -> None:
+        import jinja2
+
+        if not path.is_file():
+            raise UserError(f"template {path}: no such file",
+                            hint="use chat_template, alpaca, plain, or a Jinja file path")
+        try:
+            self.template = jinja2.Environment(keep_trailing_newline=True).from_string(
+                path.read_text(encoding="utf-8"))
+        except jinja2.TemplateSyntaxError as error:
+            raise UserError(f"template {path}:{error.lineno}: {error.message}") from None
+        self.path = path
+
+    def __call__(self, record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+        response = format_of(record).response(record)
+        values = {**record, "messages": to_messages(record), **_special_tokens(tokenizer)}
+        text = self.template.render(**values, response=SENTINEL)
+        if SENTINEL in text:
+            prompt, rest = text.split(SENTINEL, 1)
+            return prompt, response + rest.replace(SENTINEL, response)
+        return text, response
+
+
+BUILTIN = {
+    "chat_template": (chat_template, "the tokenizer's own chat template (default)"),
+    "alpaca": (alpaca, "the Stanford Alpaca instruction template"),
+    "plain": (plain, "the prompt, a newline, the response"),
+}
+
+
+@hookimpl
+def register_formatters(register) -> None:
+    for name, (formatter, description) in BUILTIN.items():
+        register(name, formatter, description=description)
+
+
+def get_formatter(template: str | Any = "chat_template") -> Any:
+    """A formatter by name (registered), a callable, or a path to a Jinja file."""
+    if callable(template):
+        return template
+    if template in BUILTIN:
+        return BUILTIN[template][0]
+    from ftp.registry import collect
+
+    registered = collect("formatters")
+    if template in registered:
+        return registered[template].obj
+    if str(template).endswith((".jinja", ".j2", ".jinja2", ".txt")) or "/" in str(template):
+        return JinjaFile(Path(template))
+    raise UserError(f"unknown template {template!r}; known: {', '.join(registered)}, "
+                    "or a path to a Jinja file")

@@ -1,0 +1,196 @@
+"""Import: read, validate, scrub, deduplicate, split and store a dataset version.
+
+One pass over the source, streaming: records flow through the stages in order and are
+written in batches inside one transaction, so memory stays flat as files grow and a failure
+at any record stores nothing. Every import is a run of kind ``import``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import deque
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ftp.errors import InputError
+from ftp.plugins.data import catalog
+from ftp.plugins.data.dedupe import Deduper, record_text
+from ftp.plugins.data.splits import assign_split, key_hash, stratify
+from ftp.plugins.data.validate import Located, Validator, parse_mapping
+from ftp.progress import progress
+from ftp.store import dumps, now
+
+BATCH = 1000
+EXAMPLES_KEPT = 5
+
+
+class ImportReport:
+    """Counts and a few examples of everything that did not become a stored example."""
+
+    def __init__(self, skipped_path: Path) -> None:
+        self.skipped_path = skipped_path
+        self.skipped: list[dict[str, Any]] = []
+        self.skipped_count = 0
+        self.duplicates: dict[str, list[dict[str, str]]] = {"duplicate": [],
+                                                            "near_duplicate": []}
+        self.duplicate_counts = {"duplicate": 0, "near_duplicate": 0}
+        self.scrub_dropped = 0
+        self._skipped_file = None
+
+    def skip(self, location: Any, reason: str) -> None:
+        self.skipped_count += 1
+        entry = {"location": str(location), "reason": reason}
+        if len(self.skipped) < 1000:
+            self.skipped.append(entry)
+        if self._skipped_file is None:
+            self._skipped_file = self.skipped_path.open("w", encoding="utf-8")
+        self._skipped_file.write(json.dumps(entry) + "\n")
+
+    def duplicate(self, kind: str, location: Any, first: str) -> None:
+        self.duplicate_counts[kind] += 1
+        if len(self.duplicates[kind]) < EXAMPLES_KEPT:
+            self.duplicates[kind].append({"location": str(location), "duplicate_of": first})
+
+    def close(self) -> None:
+        if self._skipped_file is not None:
+            self._skipped_file.close()
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "skipped": self.skipped_count, "skipped_lines": self.skipped[:50],
+            "skipped_file": str(self.skipped_path) if self.skipped_count else None,
+            "duplicates": self.duplicate_counts, "duplicate_examples": self.duplicates,
+            "scrub_dropped": self.scrub_dropped,
+        }
+
+
+def _scrubbed(pairs: Iterable[Located], scrubber: Any, report: ImportReport
+              ) -> Iterator[Located]:
+    """Scrub records in the scrubber's batches, keeping each record's location."""
+    locations: deque[Any] = deque()
+
+    def records() -> Iterator[dict[str, Any]]:
+        for location, record in pairs:
+            locations.append(location)
+            yield record
+
+    for scrubbed in scrubber.scrub_records(records()):
+        location = locations.popleft()
+        if scrubbed is None:
+            report.scrub_dropped += 1
+        else:
+            yield location, scrubbed
+
+
+def _rows(pairs: Iterable[Located], dataset_id: int, settings: dict[str, Any],
+          deduper: Deduper, report: ImportReport, tags: list[str]) -> Iterator[dict]:
+    idx = 0
+    for location, record in pairs:
+        text = record_text(record)
+        repeated = deduper.check(text, location)
+        if repeated is not None:
+            report.duplicate(repeated[0], location, repeated[1])
+            continue
+        yield _row(dataset_id, idx, record, settings, location, tags)
+        idx += 1
+
+
+def _row(dataset_id: int, idx: int, record: dict[str, Any], settings: dict[str, Any],
+         location: Any, tags: list[str], split: str | None = None) -> dict[str, Any]:
+    hashed = key_hash(record, settings["split_key"])
+    content = hashlib.sha256(dumps(record).encode()).hexdigest()
+    return {
+        "dataset_id": dataset_id, "idx": idx, "key_hash": hashed, "content_hash": content,
+        "split": split or assign_split(hashed, settings["validation_fraction"],
+                                       settings["test_fraction"]),
+        "record": json.dumps(record, ensure_ascii=False), "source_location": str(location),
+        "tags": json.dumps(tags) if tags else None,
+    }
+
+
+def _write(db: Any, rows: Iterable[dict[str, Any]]) -> int:
+    written, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            db["examples"].insert_all(batch, batch_size=BATCH)
+            written, batch = written + len(batch), []
+    if batch:
+        db["examples"].insert_all(batch, batch_size=BATCH)
+    return written + len(batch)
+
+
+def _add_canaries(project: Any, db: Any, dataset_id: int, start: int,
+                  settings: dict[str, Any]) -> int:
+    count = int(project.config["privacy"].get("canaries") or 0)
+    if count <= 0:
+        return 0
+    from ftp.privacy.canaries import canary_records
+
+    seed = int(project.config["train"].get("seed", 0))
+    records = canary_records(project, dataset_id, count, seed)
+    rows = [_row(dataset_id, start + i, {"format": "alpaca", "input": "", **record}, settings,
+                 f"canary:{i + 1}", ["canary"], split="train")
+            for i, record in enumerate(records)]
+    db["examples"].insert_all(rows)
+    return len(rows)
+
+
+def import_records(project: Any, pairs: Iterable[Located], *, source: str, name: str,
+                   fmt: str = "auto", mapping: Any = None, on_error: str = "fail",
+                   tags: list[str] | None = None, meta: dict[str, Any] | None = None,
+                   config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Store ``(location, raw record)`` pairs as a new version of dataset ``name``."""
+    from ftp.privacy import build_scrubber
+
+    settings = dict(project.config["data"])
+    run_config = {"source": source, "name": name, "format": fmt, "on_error": on_error,
+                  "map": parse_mapping(mapping), **(config or {})}
+    with project.run("import", config=run_config) as run:
+        report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl")
+        validator = Validator(source, fmt, run_config["map"], on_error, report.skip)
+        scrubber = build_scrubber(project.config["privacy"])
+        deduper = Deduper(float(settings.get("near_duplicate_threshold", 0.9)))
+        try:
+            with project.store.transaction() as db:
+                dataset_id = _new_dataset(db, name, source)
+                stream = _scrubbed(validator(pairs), scrubber, report)
+                rows = _rows(progress(stream, desc="import", unit="records"), dataset_id,
+                             settings, deduper, report, tags or [])
+                written = _write(db, rows)
+                if written == 0:
+                    raise InputError(f"no records to store ({_lost(validator, report)})",
+                                     path=source)
+                canaries = _add_canaries(project, db, dataset_id, written, settings)
+                if settings.get("stratify"):
+                    stratify(db, dataset_id, settings["stratify"],
+                             settings["validation_fraction"], settings["test_fraction"])
+                extra = {**report.meta(), **(meta or {}), "canaries": canaries,
+                         "tags": tags or [], "read": validator.read,
+                         "contamination": catalog.contamination(db, dataset_id, settings)}
+                catalog.finish_dataset(db, dataset_id, validator.fmt or fmt,
+                                       scrubber.report(), extra)
+        finally:
+            report.close()
+            deduper.close()
+        project.store.update_run(run.id, dataset_id=dataset_id)
+        dataset = catalog.resolve_dataset(project, dataset_id)
+        run.summary.update({"dataset_id": dataset_id, "dataset": catalog.label(dataset),
+                            **dataset["counts"]})
+    return dataset
+
+
+def _lost(validator: Validator, report: ImportReport) -> str:
+    return (f"read {validator.read}, skipped {validator.skipped}, scrubber dropped "
+            f"{report.scrub_dropped}, duplicates {sum(report.duplicate_counts.values())}")
+
+
+def _new_dataset(db: Any, name: str, source: str) -> int:
+    parent = next(db["datasets"].rows_where("name = ?", [name], order_by="version desc",
+                                            limit=1), None)
+    row = {"name": name, "version": (parent["version"] + 1) if parent else 1,
+           "parent_id": parent["id"] if parent else None, "source": source,
+           "created_at": now()}
+    return db["datasets"].insert(row).last_pk

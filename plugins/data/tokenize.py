@@ -1,0 +1,129 @@
+"""Template + tokenize records into ``input_ids`` and ``labels``, in batches.
+
+Prompts and responses are tokenized separately, as the model meets them at inference
+(the prompt is encoded, the response generated), in large batches through the fast
+tokenizer's Rust backend, which spreads a batch over every core. Labels are -100 on the
+prompt when training on responses only; EOS is appended so the model learns to stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftp.errors import UserError
+from ftp.plugins.data.formatters import get_formatter
+
+IGNORE = -100
+BATCH = 2048
+TRUNCATION = ("drop", "truncate", "error")
+
+
+@dataclass
+class EncodedData:
+    examples: list[dict[str, list[int]]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=lambda: {
+        "examples": 0, "dropped": 0, "truncated": 0, "tokens": 0, "no_labels": 0})
+    lengths: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of many texts, no special tokens added, batched."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and getattr(tokenizer, "is_fast", False):
+        return [enc.ids for enc in backend.encode_batch(list(texts), add_special_tokens=False)]
+    return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+
+
+def _bos(tokenizer: Any) -> list[int]:
+    """The BOS id when the tokenizer adds one by default and the text lacks it."""
+    if tokenizer.bos_token_id is None:
+        return []
+    ids = tokenizer("a")["input_ids"]
+    return [tokenizer.bos_token_id] if ids and ids[0] == tokenizer.bos_token_id else []
+
+
+def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
+                   template: Any = "chat_template", max_length: int = 1024,
+                   truncation: str = "drop", train_on_responses_only: bool = True,
+                   batch_size: int = BATCH) -> EncodedData:
+    """Formatted, tokenized examples with labels; see ``EncodedData.stats``."""
+    if truncation not in TRUNCATION:
+        raise UserError(f"truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
+    formatter = get_formatter(template)
+    encoder = _Encoder(tokenizer, max_length, truncation, train_on_responses_only)
+    batch: list[tuple[str, str]] = []
+    for record in records:
+        batch.append(formatter(record, tokenizer))
+        if len(batch) >= batch_size:
+            encoder.add(batch)
+            batch = []
+    if batch:
+        encoder.add(batch)
+    return encoder.finish(template)
+
+
+class _Encoder:
+    def __init__(self, tokenizer: Any, max_length: int, truncation: str,
+                 responses_only: bool) -> None:
+        self.tokenizer, self.max_length = tokenizer, max_length
+        self.truncation, self.responses_only = truncation, responses_only
+        self.eos = tokenizer.eos_token_id
+        self.bos = _bos(tokenizer)
+        self.data = EncodedData()
+        self.seen = 0
+
+    def add(self, pairs: list[tuple[str, str]]) -> None:
+        prompts = encode_texts(self.tokenizer, [p for p, _ in pairs])
+        responses = encode_texts(self.tokenizer, [r for _, r in pairs])
+        for prompt, response in zip(prompts, responses, strict=True):
+            self.seen += 1
+            self._one(self.bos + prompt if self.bos else prompt, response)
+
+    def _one(self, prompt: list[int], response: list[int]) -> None:
+        stats = self.data.stats
+        if not response or response == [self.eos]:  # only an EOS to learn: nothing
+            stats["no_labels"] += 1
+            stats["dropped"] += 1
+            return
+        if self.eos is not None and response[-1] != self.eos:
+            response = response + [self.eos]
+        ids = prompt + response
+        mask = len(prompt) if self.responses_only else 0
+        labels = [IGNORE] * mask + ids[mask:]
+        if len(ids) > self.max_length:
+            if self.truncation == "error":
+                raise UserError(f"example {self.seen} has {len(ids)} tokens, more than "
+                                f"max_length {self.max_length}",
+                                hint="raise format.max_length or set truncation = \"drop\"")
+            if self.truncation == "drop":
+                stats["dropped"] += 1
+                return
+            ids, labels = ids[:self.max_length], labels[:self.max_length]
+            stats["truncated"] += 1
+        if all(label == IGNORE for label in labels):
+            stats["no_labels"] += 1
+            stats["dropped"] += 1
+            return
+        self.data.examples.append({"input_ids": ids, "labels": labels})
+        self.data.lengths.append(len(ids))
+        stats["examples"] += 1
+        stats["tokens"] += len(ids)
+
+    def finish(self, template: Any) -> EncodedData:
+        stats = self.data.stats
+        if self.seen and stats["no_labels"] == self.seen:
+            raise UserError(
+                f"nothing to learn: template {template!r} leaves every label masked "
+                f"({self.seen} examples have an empty response)",
+                hint="check the records' responses, or set train_on_responses_only = false")
+        if not stats["examples"]:
+            raise UserError(
+                f"every example was dropped ({self.seen} records, {stats['dropped']} dropped: "
+                f"longer than max_length {self.max_length} or without labels)",
+                hint="raise format.max_length or set truncation = \"truncate\"")
+        return self.data
