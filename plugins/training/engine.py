@@ -1,0 +1,159 @@
+"""The supervised training loop: Hugging Face ``Trainer`` with our packing collator.
+
+``FtpTrainer`` differs from ``Trainer`` only in counting real tokens (the collator tells it
+how many are not padding) and in keeping the batch's extra key away from the model.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+
+from ftp.errors import CheckFailed, UserError
+from ftp.plugins.training.callbacks import (
+    CheckpointMarker,
+    NanGuard,
+    StoreMetrics,
+    TokenCounter,
+    last_complete_checkpoint,
+    step_of,
+)
+from ftp.plugins.training.job import TrainJob
+from ftp.plugins.training.packing import PackingCollator, PaddingCollator
+from ftp.plugins.training.progress import install as install_progress
+
+
+class ListDataset(torch.utils.data.Dataset):
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.items[index]
+
+
+class FtpTrainer(Trainer):
+    """``Trainer`` that counts real (non-padding) tokens for tokens/s."""
+
+    def __init__(self, *args: Any, tokens: TokenCounter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tokens = tokens
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        real = inputs.pop("num_real_tokens", None)
+        if real is not None and model.training:
+            self.tokens.local += int(real)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
+
+
+def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
+    """TrainingArguments keywords shared by the supervised and the DPO trainers."""
+    s = job.settings
+    cuda = torch.cuda.is_available()
+    has_eval = bool(job.eval_data) and not job.dry_run_steps
+    values = dict(
+        output_dir=str(job.output_dir), per_device_train_batch_size=s["batch_size"],
+        per_device_eval_batch_size=s["batch_size"],
+        gradient_accumulation_steps=s["gradient_accumulation"],
+        learning_rate=s["learning_rate"], num_train_epochs=s["epochs"],
+        max_steps=job.dry_run_steps or s["max_steps"], warmup_steps=s["warmup_ratio"],
+        seed=s["seed"], data_seed=s["seed"], logging_steps=1, logging_nan_inf_filter=False,
+        save_strategy="no" if job.dry_run_steps else "steps", save_steps=s["save_steps"],
+        save_total_limit=2, eval_strategy="steps" if has_eval else "no",
+        eval_steps=s["eval_steps"], report_to=[], remove_unused_columns=False,
+        dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+        disable_tqdm=True, ddp_backend="gloo" if not cuda and _world_size() > 1 else None,
+        ddp_find_unused_parameters=False, save_only_model=False,
+    )
+    if has_eval and s["early_stopping_patience"]:
+        values.update(load_best_model_at_end=True, metric_for_best_model="eval_loss",
+                      greater_is_better=False)
+    values.update(extra)
+    return values
+
+
+def collator(job: TrainJob, tokenizer: Any):
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if job.settings["packing"]:
+        return PackingCollator(pad, row_tokens=job.settings["pack_tokens"])
+    return PaddingCollator(pad)
+
+
+def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]:
+    found = [StoreMetrics(job, tokens), guard, CheckpointMarker()]
+    if job.eval_data and job.settings["early_stopping_patience"] and not job.dry_run_steps:
+        found.append(EarlyStoppingCallback(job.settings["early_stopping_patience"]))
+    return found
+
+
+def train_supervised(job: TrainJob, model: Any, tokenizer: Any) -> dict[str, Any]:
+    """Train ``model`` on ``job.train_data`` (``{"input_ids", "labels"}`` lists)."""
+    tokens, guard = TokenCounter(), NanGuard()
+    trainer = FtpTrainer(
+        model=model, args=TrainingArguments(**training_arguments(job)),
+        train_dataset=ListDataset(job.train_data),
+        eval_dataset=ListDataset(job.eval_data) if job.eval_data else None,
+        data_collator=collator(job, tokenizer), callbacks=callbacks(job, tokens, guard),
+        tokens=tokens,
+    )
+    install_progress(trainer)
+    return run_trainer(job, trainer, guard, tokens)
+
+
+def run_trainer(job: TrainJob, trainer: Trainer, guard: NanGuard,
+                tokens: TokenCounter) -> dict[str, Any]:
+    """Train (resuming if asked), turning NaN and out-of-memory into clear errors."""
+    start = time.perf_counter()
+    try:
+        result = trainer.train(resume_from_checkpoint=_str(job.resume_from))
+    except torch.OutOfMemoryError:
+        raise UserError("out of memory while training",
+                        hint="lower train.batch_size or train.pack_tokens or format.max_length "
+                             "(raise gradient_accumulation to keep the effective batch), "
+                             "or use --method qlora") from None
+    elapsed = time.perf_counter() - start
+    if guard.bad_step is not None:
+        kept = last_complete_checkpoint(job.output_dir)
+        where = f"the last good checkpoint is {kept}" if kept else "no checkpoint was saved yet"
+        raise CheckFailed(f"the loss became NaN/inf at step {guard.bad_step}; stopped. {where}",
+                          hint="lower train.learning_rate (or check the data), then resume")
+    summary = {"train_loss": result.training_loss, "steps": trainer.state.global_step,
+               "real_tokens": tokens.total(), "train_seconds": round(elapsed, 3),
+               "tokens_per_s": round(tokens.total() / max(elapsed, 1e-9), 1),
+               "peak_memory_mb": peak_memory_mb(),
+               "resumed_from_step": step_of(job.resume_from)}
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    if losses:
+        summary["final_loss"] = losses[-1]
+    evals = [e["eval_loss"] for e in trainer.state.log_history if "eval_loss" in e]
+    if evals:
+        summary["eval_loss"] = evals[-1]
+        summary["best_eval_loss"] = min(evals)
+    return summary
+
+
+def _str(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def peak_memory_mb() -> float:
+    if torch.cuda.is_available():
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))

@@ -1,0 +1,92 @@
+"""What a trainer gets: the settings, the data, where to write, and the run to report to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ftp.errors import UserError
+
+if TYPE_CHECKING:
+    from ftp.project import Project
+    from ftp.store import RunRecord
+
+METHODS = ("lora", "freeze", "full", "qlora", "dpo")
+SETTING_TYPES: dict[str, type] = {
+    "method": str, "epochs": float, "max_steps": int, "learning_rate": float,
+    "batch_size": int, "gradient_accumulation": int, "seed": int, "packing": bool,
+    "pack_tokens": int, "lora_r": int, "lora_alpha": int, "lora_dropout": float,
+    "target_modules": str, "dora": bool, "rslora": bool, "freeze_trainable_layers": int,
+    "trainable_modules": str, "save_steps": int, "eval_steps": int,
+    "early_stopping_patience": int, "dpo_beta": float, "warmup_ratio": float,
+}
+DEFAULTS: dict[str, Any] = {
+    "method": "lora", "epochs": 1, "max_steps": -1, "learning_rate": 2e-4, "batch_size": 8,
+    "gradient_accumulation": 1, "seed": 42, "packing": True, "pack_tokens": 2048,
+    "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear",
+    "dora": False, "rslora": False, "freeze_trainable_layers": 2, "trainable_modules": "",
+    "save_steps": 50, "eval_steps": 50, "early_stopping_patience": 0, "dpo_beta": 0.1,
+    "warmup_ratio": 0.0,
+}
+
+
+@dataclass
+class TrainJob:
+    """Everything one training run needs. ``run`` is None on ranks > 0 and in dry runs."""
+
+    model_ref: str
+    settings: dict[str, Any]
+    output_dir: Path
+    train_data: list[dict[str, Any]]
+    eval_data: list[dict[str, Any]] = field(default_factory=list)
+    project: Project | None = None
+    run: RunRecord | None = None
+    resume_from: Path | None = None
+    dry_run_steps: int = 0
+
+    @property
+    def final_dir(self) -> Path:
+        """Where the final model goes (``<artifacts>/final``; checkpoints are beside it)."""
+        return self.output_dir.parent / "final"
+
+    @property
+    def method(self) -> str:
+        return self.settings["method"]
+
+    def log(self, step: int, values: dict[str, float], split: str = "train") -> None:
+        """Per-step metrics to the store (rank 0 only: other ranks have no run)."""
+        if self.project is not None and self.run is not None:
+            self.project.store.log_metrics(self.run.id, step, values, split=split)
+
+
+def settings(config_train: dict[str, Any] | None = None,
+             overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then ``[train]`` from ftp.toml, then command-line flags; checked."""
+    merged = dict(DEFAULTS)
+    for source in (config_train or {}, overrides or {}):
+        merged.update({k: v for k, v in source.items() if v is not None and k in DEFAULTS})
+    for key, kind in SETTING_TYPES.items():
+        value = merged[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            merged[key] = float(value)
+        elif not isinstance(merged[key], kind):
+            raise UserError(f"train setting {key} must be a {kind.__name__}, got {value!r}")
+    check(merged)
+    return merged
+
+
+def check(values: dict[str, Any]) -> None:
+    if values["method"] not in METHODS:
+        return  # a plugin's method: the registry says whether it exists
+    positive = ("learning_rate", "batch_size", "gradient_accumulation", "pack_tokens",
+                "save_steps", "eval_steps", "lora_r")
+    for key in positive:
+        if values[key] <= 0:
+            raise UserError(f"train setting {key} must be positive, got {values[key]!r}")
+    if values["max_steps"] <= 0 and values["epochs"] <= 0:
+        raise UserError("set epochs > 0 or max_steps > 0; both leave nothing to train")
+    if values["early_stopping_patience"] and values["save_steps"] % values["eval_steps"]:
+        raise UserError(
+            f"early stopping needs save_steps ({values['save_steps']}) to be a multiple of "
+            f"eval_steps ({values['eval_steps']})")
