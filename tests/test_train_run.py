@@ -8,14 +8,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.test_train_support import install, make_records, write_config
+from ftp.plugins.data.api import load_records
+from tests.test_train_support import import_records, make_records, write_config
 
 
 @pytest.fixture
-def trainable(project, tiny_model, monkeypatch):
-    """A project on the tiny model with 24 train and 4 validation records."""
-    install(monkeypatch, {"train": make_records(24), "validation": make_records(4, seed=1)})
+def trainable(project, tiny_model):
+    """A project on the tiny model with 32 imported instruction records."""
     write_config(project, str(tiny_model))
+    import_records(project, make_records(32))
     return project
 
 
@@ -80,9 +81,9 @@ def test_unpacked_training_matches_packed_loss(trainable, invoke):
                                                             abs=1e-4)
 
 
-def test_dpo_on_preference_data(project, tiny_model, monkeypatch, invoke):
-    install(monkeypatch, {"train": make_records(8, kind="preference")})
+def test_dpo_on_preference_data(project, tiny_model, invoke):
     write_config(project, str(tiny_model))
+    import_records(project, make_records(12, kind="preference"))
     run = _train(invoke, "--method", "dpo", "--max-steps", "2")
     assert (project.root / run["summary"]["final_model"] / "adapter_config.json").is_file()
     assert "reward_accuracy" in run["summary"]
@@ -99,14 +100,14 @@ def _refused(project, invoke, *args, match: str, code: int = 2):
 
 def test_dpo_on_instruction_data_is_refused(trainable, invoke):
     before = _refused(trainable, invoke, "--method", "dpo", match="needs preference data")
-    assert len(trainable.runs()) == before == 0
+    assert len(trainable.runs()) == before
 
 
-def test_supervised_on_preference_data_is_refused(project, tiny_model, monkeypatch, invoke):
-    install(monkeypatch, {"train": make_records(4, kind="preference")})
+def test_supervised_on_preference_data_is_refused(project, tiny_model, invoke):
     write_config(project, str(tiny_model))
-    _refused(project, invoke, match="--method dpo")
-    assert project.runs() == []
+    import_records(project, make_records(8, kind="preference"))
+    before = _refused(project, invoke, match="--method dpo")
+    assert len(project.runs()) == before
 
 
 @pytest.mark.parametrize("args, match", [
@@ -121,37 +122,42 @@ def test_supervised_on_preference_data_is_refused(project, tiny_model, monkeypat
 def test_bad_input_exits_2_with_nothing_stored(trainable, invoke, args, match):
     if torch.cuda.is_available() and "qlora" in args:
         pytest.skip("this machine has CUDA")
-    _refused(trainable, invoke, *args, match=match)
-    assert trainable.runs() == []
+    before = _refused(trainable, invoke, *args, match=match)
+    assert len(trainable.runs()) == before
 
 
 def test_folder_that_is_not_a_model(trainable, invoke, tmp_path):
     (tmp_path / "empty").mkdir()
-    _refused(trainable, invoke, "--model", str(tmp_path / "empty"), match="not a Hugging Face")
-    assert trainable.runs() == []
+    before = _refused(trainable, invoke, "--model", str(tmp_path / "empty"),
+                      match="not a Hugging Face")
+    assert len(trainable.runs()) == before
 
 
-def test_empty_dataset(project, tiny_model, monkeypatch, invoke):
-    install(monkeypatch, {"train": []})
+def test_no_dataset(project, tiny_model, invoke):
     write_config(project, str(tiny_model))
-    _refused(project, invoke, match="has no training examples")
+    _refused(project, invoke, match="no datasets in this project")
     assert project.runs() == []
 
 
-def test_every_example_truncated_away(project, tiny_model, monkeypatch, invoke):
-    install(monkeypatch, {"train": make_records(4)})
-    write_config(project, str(tiny_model))
-    with project.config_path.open("a") as handle:
+def test_fraction_with_no_examples(trainable, invoke):
+    runs_before = len(trainable.runs())
+    _refused(trainable, invoke, "--fraction", "0.0001", match="has no training examples")
+    assert len(trainable.runs()) == runs_before
+
+
+def test_every_example_truncated_away(trainable, invoke):
+    with trainable.config_path.open("a") as handle:
         handle.write("[format]\nmax_length = 4\n")
-    _refused(project, invoke, match="every train example was dropped")
-    assert project.runs() == []
+    runs_before = len(trainable.runs())
+    _refused(trainable, invoke, match="every example was dropped")
+    assert len(trainable.runs()) == runs_before
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(trainable, invoke):
     result = invoke("train", "--method", "full", "--lr", "1e38", "--max-steps", "8")
     assert result.exit_code == 1, result.output
     assert "NaN" in result.output and "Traceback" not in result.output
-    run = trainable.runs()[0]
+    run = trainable.runs(kind="train")[0]
     assert run.status == "failed" and "NaN" in run.error
     kept = list((trainable.root / run.artifacts_path / "checkpoints").glob("checkpoint-*"))
     for folder in kept:
@@ -163,6 +169,7 @@ def test_dry_run_estimates_and_stores_nothing(trainable, invoke):
     result = invoke("-q", "train", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     estimate = json.loads(result.stdout)
-    assert estimate["steps_per_epoch"] == 6 and estimate["expected_seconds_per_epoch"] > 0
+    train_size = len(load_records(trainable, None, "train"))
+    assert estimate["steps_per_epoch"] == -(-train_size // 4) and estimate["expected_seconds_per_epoch"] > 0
     assert estimate["peak_memory_mb"] > 0
-    assert trainable.runs() == []
+    assert trainable.runs(kind="train") == []

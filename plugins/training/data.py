@@ -1,13 +1,12 @@
 """Training data from the project's store, through the data pipeline's API.
 
 Supervised methods get ``{"input_ids", "labels"}`` examples from ``encode_records``; DPO
-gets ``{"prompt", "chosen", "rejected"}`` texts from preference records. A data subset of a
-fraction is a prefix of one seeded shuffle, so smaller fractions are nested in larger ones.
+gets ``{"prompt", "chosen", "rejected"}`` texts from preference records. A fraction's subset
+comes from the data pipeline, which nests smaller fractions inside larger ones.
 """
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from ftp.errors import UserError
@@ -24,18 +23,17 @@ def data_api() -> Any:
     return api
 
 
-def records(project, dataset: str | None, split: str, fraction: float = 1.0,
-            seed: int = 42) -> list[dict[str, Any]]:
-    """The split's records; a nested subset (a prefix of a seeded shuffle) for fraction < 1."""
+def dataset_row(project, dataset: str | int | None) -> dict[str, Any]:
+    """The dataset ``dataset`` names (None: the latest), pinned by id for resume."""
+    return data_api().resolve_dataset(project, dataset)
+
+
+def records(project, dataset: str | int | None, split: str,
+            fraction: float = 1.0) -> list[dict[str, Any]]:
+    """The split's records; a nested subset for fraction < 1 (the data pipeline's)."""
     if not 0 < fraction <= 1:
         raise UserError(f"--fraction must be in (0, 1], got {fraction}")
-    found = list(data_api().load_records(project, dataset, split=split))
-    if fraction < 1 and found:
-        order = list(range(len(found)))
-        random.Random(seed).shuffle(order)
-        keep = sorted(order[:max(1, round(len(found) * fraction))])
-        found = [found[i] for i in keep]
-    return found
+    return list(data_api().load_records(project, dataset, split=split, fraction=fraction))
 
 
 def encoded(project, records_: list[dict[str, Any]], tokenizer: Any,

@@ -73,12 +73,16 @@ def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list
         trainer.check(settings)  # a trainer's own pre-flight check (e.g. qlora needs CUDA)
     model_ref = options.get("model") or project.config["model"]["path"]
     folder = resolve_model(model_ref)
-    dataset, fraction = options.get("dataset"), options.get("fraction") or 1.0
-    train = train_data.records(project, dataset, "train", fraction, settings["seed"])
+    fraction = options.get("fraction") or 1.0
+    if not 0 < fraction <= 1:
+        raise UserError(f"--fraction must be in (0, 1], got {fraction}")
+    dataset = train_data.dataset_row(project, options.get("dataset"))["id"]
+    options["dataset"] = dataset  # pinned: a resumed run reads the same version
+    train = train_data.records(project, dataset, "train", fraction)
     if not train:
-        raise UserError(f"dataset {dataset or '(latest)'} has no training examples",
+        raise UserError(f"dataset {dataset} has no training examples (fraction {fraction})",
                         hint="import data with `ftp data import FILE`")
-    valid = train_data.records(project, dataset, "validation", 1.0, settings["seed"])
+    valid = train_data.records(project, dataset, "validation", 1.0)
     if settings["method"] == "dpo":
         return settings, trainer, train_data.preference_pairs(train), \
             train_data.preference_pairs(valid) if valid else []
@@ -101,7 +105,7 @@ def train(project, options: dict[str, Any], name: str | None = None,
         run = project.store.get_run(run_id)
         return _execute(trainer, _job(project, run, config, train_set, valid_set, main=False))
     with project.run("train", config=config, model=model_ref, name=name,
-                     parent_id=parent_id) as run:
+                     parent_id=parent_id, dataset_id=options["dataset"]) as run:
         _broadcast(run.id)
         summary = _execute(trainer, _job(project, run, config, train_set, valid_set))
         run.summary.update(_json_safe(summary))
