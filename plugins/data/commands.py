@@ -66,7 +66,7 @@ def import_command(source: Path | None, name: str | None, fmt: str | None,
                                                       "[data] sources in ftp.toml")
         datasets = [_import_one(project, s, options, table, query) for s in sources]
     for dataset in datasets:
-        _report(dataset, as_json)
+        report_dataset(dataset, as_json)
 
 
 def _as_list(value) -> list:
@@ -80,13 +80,13 @@ def _import_one(project, source: Path, options: dict, table, query) -> dict:
     return import_dataset(project, source, **options, **extra)
 
 
-def _report(dataset: dict, as_json: bool) -> None:
+def report_dataset(dataset: dict, as_json: bool) -> None:
     if as_json:
         echo_json(dataset)
         return
     counts, meta = dataset["counts"], dataset["meta"]
     for entry in meta.get("skipped_lines", []):
-        info(f"skipped {entry['location']}: {entry['reason']}")
+        info(f"skipped {dataset['source']}:{entry['location']}: {entry['reason']}")
     if meta.get("skipped", 0) > len(meta.get("skipped_lines", [])):
         info(f"... every skipped line is listed in {meta['skipped_file']}")
     click.echo(

@@ -50,8 +50,12 @@ def _bos(tokenizer: Any) -> list[int]:
 def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
                    template: Any = "chat_template", max_length: int = 1024,
                    truncation: str = "drop", train_on_responses_only: bool = True,
-                   batch_size: int = BATCH) -> EncodedData:
-    """Formatted, tokenized examples with labels; see ``EncodedData.stats``."""
+                   batch_size: int = BATCH, strict: bool = True) -> EncodedData:
+    """Formatted, tokenized examples with labels; see ``EncodedData.stats``.
+
+    ``strict=False`` (for statistics) returns what is left instead of raising when every
+    example was dropped or had nothing to learn.
+    """
     if truncation not in TRUNCATION:
         raise UserError(f"truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
     formatter = get_formatter(template)
@@ -64,7 +68,7 @@ def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
             batch = []
     if batch:
         encoder.add(batch)
-    return encoder.finish(template)
+    return encoder.finish(template) if strict else encoder.data
 
 
 class _Encoder:

@@ -103,6 +103,8 @@ class Validator:
         if self.fixed:
             return self.fmt
         found = detect(record, self.formats)
+        if found is None and self.fmt is not None:
+            return self.fmt  # validating against the file's format names what is missing
         if found is None:
             raise ValueError(
                 f"cannot tell the record format from fields {', '.join(map(str, record))}; "
