@@ -98,7 +98,8 @@ def result_rows(output: dict[str, Any]) -> list[dict[str, Any]]:
     for task, values in output["results"].items():
         for key, value in values.items():
             metric, _, filter_name = key.partition(",")
-            if "_stderr" in metric or not isinstance(value, (int, float)) or key == "alias":
+            if "_stderr" in metric or not isinstance(value, (int, float)) or \
+                    metric in ("alias", "sample_len", "sample_count"):
                 continue
             stderr = values.get(f"{metric}_stderr,{filter_name}")
             rows.append({"task": task, "metric": metric, "value": float(value),
