@@ -24,6 +24,7 @@ larger than ``max_drop``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,9 @@ def load_gates(path: Path | str) -> GateFile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise InputError(f"TOML syntax error: {error.msg}", path=str(path),
-                         line=getattr(error, "lineno", None)) from None
+        found = re.search(r"^(.*?)\s*\(at line (\d+), column \d+\)", str(error))
+        message, line = (found.group(1), int(found.group(2))) if found else (str(error), None)
+        raise InputError(f"TOML syntax error: {message}", path=str(path), line=line) from None
     unknown = set(data) - TOP_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
