@@ -125,7 +125,7 @@ def test_human_pass_rate_gate(project, tmp_path):
 
 
 @pytest.mark.parametrize("text,message", [
-    ('[[gate]\ntask = "x"', "line 1"),
+    ('[[gate]\ntask = "x"', "toml:1: TOML syntax error"),
     ('[[gate]]\ntask = "arc_challenge"\nmetric = "acc"\nfloor = 1\n', "unknown gate key"),
     ('[[gate]]\nsource = "ratings"\nmetric = "vibes"\n', "unknown ratings metric"),
     ("alpha = 0.1\n", "no [[gate]]"),
