@@ -37,6 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.privacy.detectors",
     "ftp.plugins.privacy_commands",
     "ftp.plugins.evaluation.plugin",
+    "ftp.plugins.app.review_commands",
 )
 
 

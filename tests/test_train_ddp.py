@@ -1,0 +1,66 @@
+"""Two-process DDP on CPU (gloo) through torchrun: ranks agree, only rank 0 writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_train_support import import_records, make_records, write_config
+
+# Each rank dumps its final loss and a checksum of its trainable weights, then exits.
+DRIVER = """
+import json, os, sys
+import torch
+from ftp.plugins.training import engine
+
+original = engine.train_supervised
+
+def spy(job, model, tokenizer):
+    summary = original(job, model, tokenizer)
+    weights = sum(float(p.detach().double().sum()) for p in model.parameters()
+                  if p.requires_grad)
+    out = os.path.join(os.environ["RANK_DIR"], "rank%s.json" % os.environ["RANK"])
+    with open(out, "w") as handle:
+        json.dump({"loss": summary.get("final_loss"), "weights": weights,
+                   "steps": summary["steps"], "world": torch.distributed.get_world_size()},
+                  handle)
+    return summary
+
+engine.train_supervised = spy
+from ftp.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not os.path.exists(
+    os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="torchrun missing")
+def test_two_process_ddp_on_cpu(project, tiny_model, tmp_path):
+    write_config(project, str(tiny_model), max_steps=3, batch_size=2, lora_dropout=0.0)
+    import_records(project, make_records(24))
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    env = {**os.environ, "RANK_DIR": str(tmp_path), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(project.root.parent)}
+    done = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(driver),
+                           "-q", "train", "--name", "ddp"], cwd=project.root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == ranks[1]["world"] == 2
+    assert ranks[0]["steps"] == ranks[1]["steps"] == 3
+    assert ranks[0]["weights"] == pytest.approx(ranks[1]["weights"], rel=1e-9, abs=1e-9)
+
+    from ftp.project import Project
+
+    store = Project(project.root).store
+    runs = store.list_runs(kind="train")
+    assert len(runs) == 1 and runs[0].status == "finished"
+    losses = [m for m in store.metrics(runs[0].id, "loss") if m["split"] == "train"]
+    assert [m["step"] for m in losses] == [1, 2, 3]
+    assert runs[0].summary["real_tokens"] > 0
