@@ -128,7 +128,7 @@ def test_human_pass_rate_gate(project, tmp_path):
     ('[[gate]\ntask = "x"', "toml:1: TOML syntax error"),
     ('[[gate]]\ntask = "arc_challenge"\nmetric = "acc"\nfloor = 1\n', "unknown gate key"),
     ('[[gate]]\nsource = "ratings"\nmetric = "vibes"\n', "unknown ratings metric"),
-    ("alpha = 0.1\n", "no [[gate]]"),
+    ("alpha = 0.1\n", "no \\[\\[gate"),
 ])
 def test_bad_gates_files_name_file_and_line(tmp_path, text, message):
     from ftp.errors import UserError
