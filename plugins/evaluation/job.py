@@ -44,10 +44,17 @@ class EvalJob:
     def model_and_tokenizer(self) -> tuple[Any, Any]:
         """``(model, tokenizer)``, loaded once; a train run's adapter is applied."""
         if self._loaded is None:
+            from ftp.errors import UserError
             from ftp.plugins.models import load_model
 
-            model, tokenizer = load_model(self.model_ref, self.project,
-                                          device=self.settings.device)
+            try:
+                model, tokenizer = load_model(self.model_ref, self.project,
+                                              device=self.settings.device)
+            except (OSError, ValueError) as error:  # e.g. a folder without a tokenizer
+                first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise UserError(f"cannot load model {self.model_ref}: {first}",
+                                hint="a model folder needs config.json, weights and "
+                                     "tokenizer files") from None
             model.eval()
             self._loaded = (model, tokenizer)
         return self._loaded
