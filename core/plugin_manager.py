@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.privacy_commands",
     "ftp.plugins.evaluation.plugin",
     "ftp.plugins.app.review_commands",
+    "ftp.plugins.app.report_commands",
 )
 
 
