@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.evaluation.plugin",
     "ftp.plugins.app.review_commands",
     "ftp.plugins.app.report_commands",
+    "ftp.plugins.app.chat_commands",
 )
 
 
