@@ -127,6 +127,7 @@ def run_trainer(job: TrainJob, trainer: Trainer, guard: NanGuard,
         raise CheckFailed(f"the loss became NaN/inf at step {guard.bad_step}; stopped. {where}",
                           hint="lower train.learning_rate (or check the data), then resume")
     summary = {"train_loss": result.training_loss, "steps": trainer.state.global_step,
+               "train_examples": len(job.train_data),
                "real_tokens": tokens.total(), "train_seconds": round(elapsed, 3),
                "tokens_per_s": round(tokens.total() / max(elapsed, 1e-9), 1),
                "peak_memory_mb": peak_memory_mb(),

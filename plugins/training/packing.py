@@ -5,9 +5,12 @@ restart at 0 for each example, no 2D ``attention_mask`` and no cache. The label 
 example's first token is set to -100, so the shifted loss never asks one example to predict
 the next one's first token: the loss equals the padded computation on the same examples.
 
-A batch (the examples of one step) is packed first-fit-decreasing into rows of at most
-``row_tokens`` tokens (a longer example gets a row of its own); rows are padded to the
-longest row with a separate dummy segment that carries no loss.
+A batch (the examples of one step) is packed first-fit-decreasing into rows no wider than
+its longest example and at most ``row_tokens`` (a longer example gets a row of its own);
+rows are padded to the longest row with a separate dummy segment that carries no loss.
+Rows no wider than the padded batch keep attention's cost (quadratic in the row, with a
+dense block-diagonal mask under sdpa/eager) below padding's, while the linear layers see
+only real tokens; with varlen kernels (flash, flex) wider rows would pay off too.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ class PackingCollator:
         import torch
 
         lengths = [len(example["input_ids"]) for example in examples]
+        capacity = min(self.row_tokens, max(lengths))
         rows = [self._row([examples[i] for i in members])
-                for members in pack_rows(lengths, self.row_tokens)]
+                for members in pack_rows(lengths, capacity)]
         width = max(len(row[0]) for row in rows)
         batch = {key: [] for key in ("input_ids", "labels", "position_ids")}
         for ids, labels, positions in rows:
