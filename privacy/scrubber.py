@@ -9,6 +9,9 @@ then longest span), so a social security number is not also counted as a phone n
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -20,6 +23,16 @@ from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, r
 DEFAULT_ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
                     "IBAN_CODE", "IP_ADDRESS", "LOCATION"]
 Item = tuple[int, str, int | None, str]  # (record index, field, message index, text)
+
+
+class _Forked:
+    """The scrubber that forked worker processes inherit (set only while forking)."""
+
+    scrubber: Scrubber | None = None
+
+
+def _analyze_in_worker(texts: list[str]) -> list[list]:
+    return _Forked.scrubber._analyze_serial(texts)  # type: ignore[union-attr]
 
 
 def resolve_overlaps(results: list) -> list:
@@ -64,7 +77,8 @@ class Scrubber:
     def __init__(self, analyzer: Any, *, tier: str, entities: list[str],
                  operators: dict[str, str], default_operator: str = "placeholder",
                  allow_list: list[str] | None = None, secret: bytes | None = None,
-                 batch_size: int = 64, score_threshold: float = 0.3) -> None:
+                 batch_size: int = 64, score_threshold: float = 0.3,
+                 workers: int = 1) -> None:
         from presidio_anonymizer import AnonymizerEngine
 
         check_operators(operators, default_operator)
@@ -78,6 +92,8 @@ class Scrubber:
         self.allow_list = list(allow_list or [])
         self.batch_size = batch_size
         self.score_threshold = score_threshold
+        self.workers = max(1, workers)
+        self._pool: Any = None
         self._secret = secret if secret is not None else load_secret()
         self._pseudonyms = Pseudonymizer(self._secret)
         self._anonymizer = AnonymizerEngine()
@@ -102,12 +118,40 @@ class Scrubber:
                    default_operator=settings.get("default_operator", "placeholder"),
                    allow_list=settings.get("allow_list"), secret=secret,
                    batch_size=int(settings.get("batch_size", 64)),
-                   score_threshold=float(settings.get("score_threshold", 0.3)))
+                   score_threshold=float(settings.get("score_threshold", 0.3)),
+                   workers=int(settings.get("workers") or os.cpu_count() or 1))
 
     # analysis --------------------------------------------------------------------------
 
     def analyze_texts(self, texts: list[str], context: list[str] | None = None) -> list[list]:
-        """Findings per text, overlaps resolved, in the order given."""
+        """Findings per text, overlaps resolved, in the order given.
+
+        A batch of at least two spaCy batches is split across ``workers`` forked processes
+        (all cores by default), each analysing its contiguous part with ``nlp.pipe``.
+        """
+        if self.workers > 1 and len(texts) >= 2 * self.batch_size and context is None:
+            return self._analyze_parallel(list(texts))
+        return self._analyze_serial(texts, context)
+
+    def _analyze_parallel(self, texts: list[str]) -> list[list]:
+        if self._pool is None:
+            _Forked.scrubber = self
+            try:
+                self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+            finally:
+                _Forked.scrubber = None
+            weakref.finalize(self, self._pool.terminate)
+        size = -(-len(texts) // self.workers)
+        parts = [texts[start:start + size] for start in range(0, len(texts), size)]
+        return [found for part in self._pool.map(_analyze_in_worker, parts) for found in part]
+
+    def close(self) -> None:
+        """Stop the worker processes (they also stop when the scrubber is collected)."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+    def _analyze_serial(self, texts: list[str], context: list[str] | None = None) -> list[list]:
         found: list[list] = [[] for _ in texts]
         if not self._searched:
             return found

@@ -48,7 +48,8 @@ def test_drop_operator_removes_records(tmp_path, invoke, project):
         "operators = {}", 'operators = { CREDIT_CARD = "drop" }'))
     source = tmp_path / "d.jsonl"
     source.write_text('{"text": "card 4111111111111111"}\n{"text": "fine"}\n')
-    assert invoke("scrub", str(source), "-o", str(tmp_path / "o.jsonl")).exit_code == 0
+    result = invoke("scrub", str(source), "-o", str(tmp_path / "o.jsonl"))
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "o.jsonl").read_text() == '{"text": "fine"}\n'
 
 

@@ -140,3 +140,21 @@ def test_bad_settings_are_config_errors():
         scrubber(patterns={"X": "("})
     with pytest.raises(ConfigError, match="not installed"):
         scrubber(tier="ner", ner_model="no_such_spacy_model")
+
+
+def test_worker_processes_give_the_same_findings_in_order():
+    from ftp.privacy.corpus import generate
+
+    texts = [sample["full_text"] for sample in generate(300, seed=2)]
+    serial = scrubber(workers=1).analyze_texts(texts)
+    forked = scrubber(workers=2)
+    try:
+        parallel = forked.analyze_texts(texts)
+    finally:
+        forked.close()
+
+    def spans(found):
+        return [[(r.entity_type, r.start, r.end) for r in doc] for doc in found]
+
+    assert spans(parallel) == spans(serial)
+    assert sum(map(len, serial)) > 300
