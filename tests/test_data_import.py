@@ -105,6 +105,16 @@ def test_canaries_go_to_train_only_and_not_to_other_splits(project):
     tagged = [dict(r) for r in project.store.db["examples"].rows_where("tags like '%canary%'")]
     assert len(tagged) == 3 and {r["split"] for r in tagged} == {"train"}
     assert len(load_records(project, dataset["id"], "train", fraction=0.01)) >= 3
+    from click.testing import CliRunner
+
+    from ftp.cli import build_cli
+
+    result = CliRunner().invoke(build_cli(), ["data", "export", "-o", "out.jsonl"])
+    assert result.exit_code == 0, result.output
+    exported = (project.root / "out.jsonl").read_text().splitlines()
+    secrets = [row["secret"] for row in project.store.db["canaries"].rows]
+    assert len(exported) == 30 and len(secrets) == 3
+    assert not any(secret in line for secret in secrets for line in exported)
 
 
 def test_stratified_splits_keep_proportions_per_value(project):

@@ -43,8 +43,16 @@ def _compiled(template: str) -> Any:
 
 
 def _special_tokens(tokenizer: Any) -> dict[str, Any]:
-    return {"bos_token": tokenizer.bos_token or "", "eos_token": tokenizer.eos_token or "",
-            "pad_token": tokenizer.pad_token or "", "unk_token": tokenizer.unk_token or ""}
+    """Special token strings for templates (read once: tokenizer attributes are slow)."""
+    key = (id(tokenizer), tokenizer.eos_token_id, tokenizer.bos_token_id)
+    if _SPECIALS.get("key") != key:
+        _SPECIALS["key"] = key
+        _SPECIALS["value"] = {name: getattr(tokenizer, name) or "" for name in
+                              ("bos_token", "eos_token", "pad_token", "unk_token")}
+    return _SPECIALS["value"]
+
+
+_SPECIALS: dict[str, Any] = {}
 
 
 def render_chat(tokenizer: Any, messages: list[dict[str, Any]],

@@ -150,4 +150,28 @@ def generate_command(generator: str, count: int, name: str | None, spec: Path | 
     report_dataset(dataset, as_json=False)
 
 
-COMMANDS = (diff_command, stats_command, show_command, generate_command)
+@click.command("export")
+@click.argument("dataset", required=False)
+@click.option("--split", default="all", show_default=True, help="train, validation, test or all.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The JSONL file to write.")
+def export_command(dataset: str | None, split: str, output: Path) -> None:
+    """Write a dataset's scrubbed records as JSONL (canaries are never exported)."""
+    import json
+
+    from ftp.plugins.data.catalog import examples, resolve_dataset
+    from ftp.project import Project
+
+    project = Project.find()
+    row = resolve_dataset(project, dataset)
+    written = 0
+    with output.open("w", encoding="utf-8") as handle:
+        for example in examples(project, row["id"], None if split == "all" else split,
+                                include_canaries=False):
+            handle.write(json.dumps({**example["record"], "split": example["split"]},
+                                    ensure_ascii=False) + "\n")
+            written += 1
+    info(f"wrote {written} records to {output}")
+
+
+COMMANDS = (diff_command, stats_command, show_command, generate_command, export_command)

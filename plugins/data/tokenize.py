@@ -35,7 +35,9 @@ def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of many texts, no special tokens added, batched."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and getattr(tokenizer, "is_fast", False):
-        return [enc.ids for enc in backend.encode_batch(list(texts), add_special_tokens=False)]
+        # encode_batch_fast skips character offsets, which labels do not need.
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
+        return [enc.ids for enc in encode(list(texts), add_special_tokens=False)]
     return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
 
 

@@ -1,0 +1,197 @@
+"""Data preparation speed: template + tokenize, and end-to-end JSONL import.
+
+1. Template + tokenize N examples (default 50k, a mix of alpaca and chat records) with
+   ``encode_records`` against the per-example loop users write (``apply_chat_template`` on
+   the prompt and on the whole conversation, labels masked by the prompt's length), same
+   tokenizer and chat template, same run. Target: >= 5x examples/s.
+2. Import JSONL files of growing size (validate, scrub with patterns, dedupe, split, store),
+   each in a fresh process: records/s and peak resident memory, which must stay flat as the
+   file grows (the import streams).
+
+    python benchmarks/data_prep.py [--quick] [--tokenizer PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+RESULTS = Path(__file__).parent / "results"
+WORDS = ("router modem phone billing refund outage slow cable account password invoice "
+         "delivery order screen battery charger please help again today since yesterday "
+         "the my is not working after update customer support ticket urgent").split()
+
+
+def sentence(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+
+
+def make_records(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        if i % 2:
+            records.append({"format": "alpaca", "instruction": f"Ticket {i}: " +
+                            sentence(rng, 10, 60), "input": "",
+                            "output": sentence(rng, 20, 150)})
+        else:
+            records.append({"format": "chat", "messages": [
+                {"role": "system", "content": "You sort support tickets."},
+                {"role": "user", "content": f"Ticket {i}: " + sentence(rng, 10, 60)},
+                {"role": "assistant", "content": sentence(rng, 20, 150)}]})
+    return records
+
+
+def baseline(records: list[dict], tok, max_length: int) -> list[dict]:
+    """What users write: one example at a time through apply_chat_template."""
+    from ftp.plugins.data.formatters import to_messages
+
+    out = []
+    for record in records:
+        messages = to_messages(record)
+        prompt = tok.apply_chat_template(messages[:-1], add_generation_prompt=True,
+                                         tokenize=True)["input_ids"]
+        ids = tok.apply_chat_template(messages, tokenize=True)["input_ids"]
+        while ids[-1] != tok.eos_token_id and tok.decode(ids[-1:]).isspace():
+            ids = ids[:-1]  # the newline the template puts after the end-of-turn token
+        if ids[-1] != tok.eos_token_id:
+            ids = ids + [tok.eos_token_id]
+        if len(ids) > max_length:
+            continue
+        out.append({"input_ids": ids, "labels": [-100] * len(prompt) + ids[len(prompt):]})
+    return out
+
+
+def load_tokenizers(path: str | None) -> dict:
+    from transformers import AutoTokenizer
+
+    from ftp.testing import build_tokenizer
+
+    found = {"tiny (ftp.testing, byte-level BPE, 496 tokens)":
+             build_tokenizer(Path(tempfile.mkdtemp()) / "tok")}
+    try:
+        from ftp.plugins.models import resolve_model
+
+        folder = Path(path) if path else resolve_model("smollm2-135m-instruct")
+        found[f"SmolLM2-135M-Instruct ({folder.name})"] = AutoTokenizer.from_pretrained(
+            str(folder))
+    except Exception as error:  # the real tokenizer is optional here
+        print(f"no real tokenizer: {error}", file=sys.stderr)
+    return found
+
+
+def bench_tokenize(n: int, repeats: int, tokenizer_path: str | None) -> list[dict]:
+    from ftp.plugins.data.api import encode_records
+
+    records = make_records(n)
+    results = []
+    for name, tok in load_tokenizers(tokenizer_path).items():
+        ours, base = [], []
+        for _ in range(repeats):  # interleaved, so background load hits both alike
+            start = time.perf_counter()
+            fast = encode_records(records, tok, max_length=1024)
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            slow = baseline(records, tok, 1024)
+            base.append(time.perf_counter() - start)
+        same = sum(a == b for a, b in zip(fast.examples, slow, strict=False))
+        results.append({
+            "tokenizer": name, "examples": n, "repeats": repeats,
+            "ours_examples_per_s": round(n / statistics.median(ours)),
+            "baseline_examples_per_s": round(n / statistics.median(base)),
+            "speedup": round(statistics.median(base) / statistics.median(ours), 2),
+            "identical_examples": f"{same}/{len(slow)}",
+            "tokens": fast.stats["tokens"],
+        })
+        print(json.dumps(results[-1]), file=sys.stderr)
+    return results
+
+
+def write_jsonl(path: Path, n: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    with path.open("w") as handle:
+        for i in range(n):
+            text = f"Ticket {i}: " + sentence(rng, 10, 40)
+            if i % 10 == 0:
+                text += f" call me on 212-555-{i % 10000:04d} or mail user{i}@example.com"
+            handle.write(json.dumps({"instruction": text, "input": "",
+                                     "output": sentence(rng, 10, 60)}) + "\n")
+
+
+def import_child(root: str, n: int) -> None:
+    """In a fresh process: warm up on 100 records, then import n; print the figures."""
+    from ftp.offline import go_offline
+
+    go_offline()
+    from ftp.plugins.data.api import import_dataset
+    from ftp.progress import set_quiet
+    from ftp.project import Project
+
+    set_quiet(True)
+    project = Project.init(Path(root) / "project")
+    write_jsonl(project.root / "warm.jsonl", 100, seed=2)
+    import_dataset(project, project.root / "warm.jsonl")
+    warm_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    write_jsonl(project.root / "data.jsonl", n)
+    start = time.perf_counter()
+    dataset = import_dataset(project, project.root / "data.jsonl")
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"records": n, "stored": dataset["counts"]["total"],
+                      "seconds": round(seconds, 2), "records_per_s": round(n / seconds),
+                      "peak_rss_mb": round(peak_kb / 1024, 1),
+                      "rss_after_warmup_mb": round(warm_kb / 1024, 1),
+                      "growth_during_import_mb": round((peak_kb - warm_kb) / 1024, 1),
+                      "file_mb": round((project.root / "data.jsonl").stat().st_size / 2**20,
+                                       1)}))
+
+
+def bench_import(sizes: list[int]) -> list[dict]:
+    results = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as root:
+            out = subprocess.run([sys.executable, __file__, "--child", root, str(n)],
+                                 capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), file=sys.stderr)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5k examples, small imports")
+    parser.add_argument("--tokenizer", help="a tokenizer folder (default: SmolLM2 if "
+                                            "installed, and the tiny test tokenizer)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import_child(args.child[0], int(args.child[1]))
+        return
+    n, repeats = (5000, 1) if args.quick else (50000, 3)
+    sizes = [2000, 4000, 8000] if args.quick else [25000, 50000, 100000]
+    result = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                    "platform": platform.platform()},
+        "quick": args.quick,
+        "tokenize": bench_tokenize(n, repeats, args.tokenizer),
+        "import": bench_import(sizes),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    name = "data_prep_quick.json" if args.quick else "data_prep.json"
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
