@@ -105,3 +105,16 @@ def m002_canaries(db: Database) -> None:
 def m003_eval_cache_index(db: Database) -> None:
     """Look up cached evaluation results by (model weights hash, task config hash)."""
     db["eval_results"].create_index(["model_hash", "config_hash"], if_not_exists=True)
+
+
+@migrations(name="m004_pipeline_stages")
+def m004_pipeline_stages(db: Database) -> None:
+    """`ftp run`: which run did each stage with which inputs (a hash), to skip or resume."""
+    db["pipeline_stages"].create(
+        {
+            "id": int, "stage": str, "key": str, "run_id": int, "dataset_id": int,
+            "status": str, "detail": str, "created_at": str, "updated_at": str,
+        },
+        pk="id", foreign_keys=[("run_id", "runs", "id"), ("dataset_id", "datasets", "id")],
+    )
+    db["pipeline_stages"].create_index(["stage", "key"])
