@@ -54,7 +54,7 @@ def test_a_failed_transaction_writes_nothing(tmp_path):
     assert store.samples(run.id) == []
 
 
-def test_hook_ftp_run_started_and_finished(project, register_plugin):
+def test_hook_ftp_run_started_ftp_run_finished(project, register_plugin):
     seen = []
 
     class Observer:
