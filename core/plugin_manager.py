@@ -40,6 +40,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.app.review_commands",
     "ftp.plugins.app.report_commands",
     "ftp.plugins.app.chat_commands",
+    "ftp.plugins.app.run_commands",
+    "ftp.plugins.app.pipeline_state",
 )
 
 

@@ -54,7 +54,8 @@ def sections(data: dict[str, Any], plots: dict[str, str | None]) -> list[Section
                   _fmt(c["values"][-1])] for c in data["loss"]]
     out = [
         Section("Runs", ["run", "status", "model", "dataset", "duration (s)"],
-                [[r["label"], r["status"], r["model"], r["dataset_id"], r["duration_s"]]
+                [[r["label"], r["status"], r["model"], r["dataset_id"],
+                  None if r["duration_s"] is None else round(r["duration_s"], 1)]
                  for r in data["runs"]]),
         Section("Loss curves", ["run", "split", "metric", "points", "first", "last"], loss_rows,
                 plots.get("loss"), "No loss was logged for these runs."),
@@ -121,7 +122,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(section.columns) + " |")
         lines.append("|" + "---|" * len(section.columns))
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
-        lines += [""] + [f"_{text}_" for text in section.extra] + [""]
+        lines += [""] + [f"_{text}_\n" for text in section.extra]
     return "\n".join(lines).rstrip() + "\n"
 
 
