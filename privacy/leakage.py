@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ftp.errors import NotFound
-from ftp.privacy.canaries import SECRET_SPACE_BITS, random_secret, require_canaries
+from ftp.privacy.canaries import (
+    SECRET_SPACE_BITS,
+    random_secret,
+    require_canaries,
+    stored_canaries,
+)
 
 MODEL_DIR_NAMES = ("final", "model", "adapter", "merged")
 
@@ -138,24 +143,55 @@ def audit_model(model: Any, tokenizer: Any, canaries: list[dict[str, Any]],
 
 
 def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
-              dataset_id: int | None = None, candidates: int = 1000) -> dict[str, Any]:
-    """Audit a training run's model; the figures are stored as an ``audit`` run."""
+              dataset_id: int | None = None, candidates: int = 1000,
+              placeholder_sites: int = 50, surrogates: int = 10,
+              raw_path: Path | None = None) -> dict[str, Any]:
+    """Audit a training run's model; the figures are stored as an ``audit`` run.
+
+    Canaries are ranked and extracted when the dataset has any; placeholders are checked
+    at up to ``placeholder_sites`` places of the training split (0: skip), against
+    ``surrogates`` realistic values and, with ``raw_path``, the original values.
+    """
+    from ftp.privacy import placeholders
+
     trained = project.store.get_run(run_ref)
     dataset_id = dataset_id if dataset_id is not None else trained.dataset_id
-    canaries = require_canaries(project, dataset_id)
+    canaries = stored_canaries(project, dataset_id)
+    if not canaries and (dataset_id is None or placeholder_sites <= 0):
+        require_canaries(project, dataset_id)
     model_path = Path(model_path) if model_path else find_model(trained.artifacts_path)
-    config = {"audit": "leakage", "candidates": candidates, "canaries": len(canaries)}
+    model, tokenizer = load_model(model_path)
+    sites = []
+    if dataset_id is not None and placeholder_sites > 0:
+        sites = placeholders.training_sites(project, dataset_id, tokenizer,
+                                            limit=placeholder_sites, raw_path=raw_path)
+    if not canaries and not sites:
+        require_canaries(project, dataset_id)
+    config = {"audit": "leakage", "candidates": candidates, "canaries": len(canaries),
+              "placeholder_sites": len(sites), "surrogates": surrogates,
+              "raw_file": raw_path is not None}
     with project.run("audit", config=config, model=str(model_path), dataset_id=dataset_id,
                      parent_id=trained.id) as run:
-        model, tokenizer = load_model(model_path)
-        result = audit_model(model, tokenizer, canaries, candidates=candidates)
+        result = audit_model(model, tokenizer, canaries, candidates) if canaries else {}
+        if sites:
+            result["placeholders"] = placeholders.audit_placeholders(
+                model, tokenizer, sites, trained.model, candidates=surrogates)
         _store(project, run.id, result)
         run.summary.update({k: result[k] for k in ("max_exposure", "mean_exposure",
-                                                   "extracted", "max_possible")})
+                                                   "extracted", "max_possible") if k in result})
+        if sites:
+            run.summary["placeholders"] = result["placeholders"]["summary"]["all"]
     return {**result, "audit_run_id": run.id, "trained_run_id": trained.id}
 
 
 def _store(project: Any, run_id: int, result: dict[str, Any]) -> None:
+    if result.get("canaries"):
+        _store_canaries(project, run_id, result)
+    if "placeholders" in result:
+        _store_placeholders(project, run_id, result["placeholders"])
+
+
+def _store_canaries(project: Any, run_id: int, result: dict[str, Any]) -> None:
     n = len(result["canaries"])
     metrics = {"max_exposure": result["max_exposure"], "mean_exposure": result["mean_exposure"],
                "extracted": result["extracted"], "extraction_rate": result["extracted"] / n}
@@ -169,3 +205,27 @@ def _store(project: Any, run_id: int, result: dict[str, Any]) -> None:
          "output": row["completion"], "reference": row["secret"],
          "scores": {k: row[k] for k in ("rank", "exposure_bits", "exposure_fit_bits",
                                         "extracted")}} for row in result["canaries"]])
+
+
+def _store_placeholders(project: Any, run_id: int, audit: dict[str, Any]) -> None:
+    """Means per entity (``placeholder_rate`` over all sites, ``placeholder_rate.PERSON``...)
+    and one sample per site: its scrubbed context and figures, never an original value."""
+    rows, logged = [], {}
+    for entity, figures in audit["summary"].items():
+        suffix = "" if entity == "all" else f".{entity}"
+        for name, value in figures.items():
+            if name in ("sites", "with_original"):
+                continue
+            n = figures["with_original"] if name.startswith("original") else figures["sites"]
+            rows.append({"task": "leakage_placeholders", "metric": name + suffix,
+                         "value": float(value), "n": n,
+                         "settings": {"surrogates": audit["candidates"]}})
+            if not suffix:
+                logged[f"leakage.{name}"] = value
+    project.store.add_eval_results(run_id, rows)
+    project.store.log_metrics(run_id, 0, logged, split="audit")
+    project.store.add_samples(run_id, [
+        {"task": "leakage_placeholders", "doc_id": str(i), "prompt": site["context"],
+         "reference": f"<{site['entity']}>",
+         "scores": {k: v for k, v in site.items() if k not in ("context", "entity")}}
+        for i, site in enumerate(audit["sites"])])

@@ -1,6 +1,7 @@
 """Nothing leaves the machine, proven on the whole loop: `ftp data import` (scrubbed, `ner`
 tier) → `ftp train` (tiny model, LoRA, a few steps; tokenisation and packing inside) →
-`ftp eval` (testset evaluator) with the network guard on, through the real CLI commands.
+`ftp eval` (testset evaluator) → `ftp audit leakage` (placeholders, against the raw file)
+with the network guard on, through the real CLI commands.
 
 The in-process run asserts that the guard refused nothing (a library that catches the
 guard's error and carries on is still caught: every refusal is recorded). The same loop then
@@ -15,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,8 +35,9 @@ def _records(n: int = 32) -> list[dict[str, str]]:
         words = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(3 + i % 5))
         pii = (f" From: {RAW[2]}, mail {RAW[0]}, phone {RAW[1]}, host {RAW[3]}."
                if i % 4 == 0 else "")
+        answer = f"{WORDS[i % len(WORDS)]} {WORDS[(i * 3) % len(WORDS)]}"
         rows.append({"instruction": f"Ticket {i}: {words}.{pii}", "input": "",
-                     "output": f"{WORDS[i % len(WORDS)]} {WORDS[(i * 3) % len(WORDS)]}"})
+                     "output": answer + (f", copy {RAW[0]}" if pii else "")})
     return rows
 
 
@@ -55,7 +58,9 @@ def _write_project(root: Path, model: Path) -> Path:
 def _commands(data: Path) -> list[list[str]]:
     return [["data", "import", str(data), "--json"],
             ["-q", "train", "--json", "--name", "e2e"],
-            ["-q", "eval", "e2e", "--suite", "testset", "--limit", "4", "--json"]]
+            ["-q", "eval", "e2e", "--suite", "testset", "--limit", "4", "--json"],
+            ["-q", "audit", "leakage", "e2e", "--placeholder-sites", "4", "--surrogates", "4",
+             "--raw", str(data), "--json"]]
 
 
 def _json_of(output: str) -> dict:
@@ -66,8 +71,8 @@ def _check_outcome(root: Path, outputs: list[str]) -> None:
     """Scrubbed in the store, trained, evaluated; the figures come from the real commands."""
     import sqlite3
 
-    dataset, run, report = (_json_of(o) for o in outputs)
-    assert dataset["scrub_report"]["entities"]["EMAIL_ADDRESS"] == 8
+    dataset, run, report, audit = (_json_of(o) for o in outputs)
+    assert dataset["scrub_report"]["entities"]["EMAIL_ADDRESS"] == 16
     stored = [r for (r,) in sqlite3.connect(root / ".ftp" / "ftp.db").execute(
         "select record from examples")]
     assert len(stored) == dataset["counts"]["total"] > 0
@@ -79,11 +84,21 @@ def _check_outcome(root: Path, outputs: list[str]) -> None:
     assert (Path(run["summary"]["final_model"]) / "adapter_config.json").is_file()
     results = {r["metric"]: r for r in report["results"] if r["task"] == "testset"}
     assert results["token_f1"]["n"] == min(4, dataset["counts"]["test"])
+    placeholders = audit["placeholders"]
+    assert placeholders["base_compared"]  # the LoRA adapter switched off
+    assert placeholders["summary"]["all"]["with_original"] == len(placeholders["sites"]) > 0
 
 
 @pytest.fixture
 def loop_project(project, tiny_model):
-    return project.root, _write_project(project.root, tiny_model)
+    """The project; torch on one thread (a tiny model: on a shared 2-core machine a second
+    thread only contends, several times slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield project.root, _write_project(project.root, tiny_model)
+    torch.set_num_threads(threads)
 
 
 def test_whole_loop_makes_no_connection_outside_loopback(loop_project, invoke):
@@ -92,7 +107,9 @@ def test_whole_loop_makes_no_connection_outside_loopback(loop_project, invoke):
     before = len(blocked_attempts())
     outputs = []
     for args in _commands(data):
+        started = time.perf_counter()
         result = invoke(*args)
+        print(args[:3], f"{time.perf_counter() - started:.1f} s")
         assert result.exit_code == 0, f"ftp {' '.join(args)}:\n{result.output}"
         outputs.append(result.stdout)
     assert blocked_attempts()[before:] == []
@@ -155,7 +172,7 @@ def _unshare_works() -> bool:
                     "(needs root or unprivileged user namespaces)")
 def test_whole_loop_runs_in_a_namespace_without_network(loop_project):
     root, data = loop_project
-    env = {**os.environ, "FTP_HOME": str(root / "home"), "OMP_NUM_THREADS": "2"}
+    env = {**os.environ, "FTP_HOME": str(root / "home"), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         ["unshare", "-n", sys.executable, "-c", DRIVER, json.dumps(_commands(data))],
         capture_output=True, text=True, env=env, cwd=root, timeout=300)
@@ -163,3 +180,7 @@ def test_whole_loop_runs_in_a_namespace_without_network(loop_project):
     *outputs, last = done.stdout.split("@@END@@")
     assert json.loads(last.strip().splitlines()[-1]) == {"blocked": []}
     _check_outcome(root, outputs)
+    probe = subprocess.run(["unshare", "-n", sys.executable, "-c",
+                            "import socket; socket.create_connection(('203.0.113.7', 80), 1)"],
+                           capture_output=True, text=True)
+    assert "Network is unreachable" in probe.stderr  # the namespace really has no network

@@ -12,6 +12,17 @@ from ftp.privacy.canaries import canary_records, make_canaries, stored_canaries
 from ftp.privacy.leakage import audit_model, canary_context, exposure, load_model
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """A tiny model: on a shared 2-core machine a second thread only contends (8x slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _dataset(project) -> int:
     with project.store.transaction() as db:
         return db["datasets"].insert({"name": "d", "version": 1}).last_pk
