@@ -2,8 +2,9 @@
 
 For each strategy (``plain`` = ``model.generate`` as users call it, ``static`` = static KV
 cache, ``compiled`` = static cache + torch.compile, ``loop`` = ftp's lean greedy loop) it
-measures time to first token, ms per token at batch 1 and throughput at batch N with
-``ftp.plugins.app.latency.measure`` (medians of repeated calls after a warm-up), checks that
+measures time to first token, ms per token at batch 1 and throughput at batch N (medians of
+repeated calls after a warm-up, strategies interleaved round-robin so that noise from other
+processes hits them alike), checks that
 every strategy decodes the same greedy tokens as ``plain``, and reports ratios against
 ``plain``. The strategy ftp uses on the device (``best_strategy``) is marked.
 
@@ -55,6 +56,48 @@ def same_tokens(model, tokenizer, strategy: str, n: int = 16) -> bool:
             == generate_ids(model, tokenizer, ids, n, "plain", min_new_tokens=n))
 
 
+def interleaved(model, tokenizer, strategies: list[str], new_tokens: int, batch: int,
+                repeats: int) -> dict[str, dict]:
+    """Round-robin over strategies on every repeat, so machine noise (other processes on a
+    shared CPU) hits each strategy alike; medians per strategy."""
+    import statistics
+    import time
+
+    from ftp.plugins.app.generation import generate_ids
+    from ftp.plugins.app.latency import PROMPT, chat_inputs
+
+    device = next(model.parameters()).device
+    ids = chat_inputs(tokenizer, [{"role": "user", "content": PROMPT}], device)
+    shapes = {"first": (ids, 1), "batch1": (ids, new_tokens),
+              f"batch{batch}": (ids.repeat(batch, 1), new_tokens)}
+
+    def timed(strategy, key):
+        input_ids, n = shapes[key]
+        start = time.perf_counter()
+        generate_ids(model, tokenizer, input_ids, n, strategy, min_new_tokens=n)
+        return time.perf_counter() - start
+
+    times = {s: {key: [] for key in shapes} for s in strategies}
+    warmup = {s: sum(timed(s, key) for key in shapes) for s in strategies}
+    for rep in range(repeats):
+        order = strategies[rep % len(strategies):] + strategies[:rep % len(strategies)]
+        for strategy in order:
+            for key in shapes:
+                times[strategy][key].append(timed(strategy, key))
+    rows = {}
+    for strategy in strategies:
+        med = {key: statistics.median(values) for key, values in times[strategy].items()}
+        rows[strategy] = {
+            "strategy": strategy, "prompt_tokens": int(ids.shape[1]), "new_tokens": new_tokens,
+            "batch": batch, "repeats": repeats, "warmup_s": round(warmup[strategy], 2),
+            "ttft_ms": round(med["first"] * 1000, 2),
+            "ms_per_token": round((med["batch1"] - med["first"]) / (new_tokens - 1) * 1000, 2),
+            "tokens_per_s_batch1": round(new_tokens / med["batch1"], 2),
+            f"tokens_per_s_batch{batch}": round(batch * new_tokens / med[f"batch{batch}"], 2),
+        }
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,30 +113,26 @@ def main() -> None:
     import torch
 
     from ftp.plugins.app.generation import best_strategy
-    from ftp.plugins.app.latency import measure
 
     torch.set_num_threads(args.threads)
     model, tokenizer, name = load(args.model)
     device = str(next(model.parameters()).device)
     new_tokens, batch, repeats = (16, 4, 3) if args.quick else (32, 8, 5)
-    rows = {}
-    for strategy in STRATEGIES:
-        if strategy == "compiled" and args.skip_compiled:
-            continue
-        print(f"{strategy}...", file=sys.stderr, flush=True)
-        rows[strategy] = {**measure(model, tokenizer, strategy=strategy, new_tokens=new_tokens,
-                                    batch=batch, repeats=repeats),
-                          "same_tokens_as_plain": same_tokens(model, tokenizer, strategy)}
+    strategies = [s for s in STRATEGIES if not (s == "compiled" and args.skip_compiled)]
+    rows = interleaved(model, tokenizer, strategies, new_tokens, batch, repeats)
+    for strategy, row in rows.items():
+        row["same_tokens_as_plain"] = same_tokens(model, tokenizer, strategy)
     base = rows["plain"]
     for row in rows.values():
         row["ms_per_token_vs_plain"] = round(row["ms_per_token"] / base["ms_per_token"], 3)
         row["ttft_vs_plain"] = round(row["ttft_ms"] / base["ttft_ms"], 3)
         key = f"tokens_per_s_batch{batch}"
         row["throughput_vs_plain"] = round(row[key] / base[key], 3)
+    fastest = min(rows, key=lambda s: rows[s]["ms_per_token"])
     result = {"model": name, "device": device, "threads": args.threads, "quick": args.quick,
               "torch": torch.__version__, "python": platform.python_version(),
               "machine": platform.machine(), "ftp_strategy": best_strategy(device),
-              "strategies": rows}
+              "fastest_ms_per_token": fastest, "strategies": rows}
     suffix = "" if device == "cpu" else "_" + device.split(":")[0]
     out = RESULTS / f"latency{suffix}.json"
     out.parent.mkdir(exist_ok=True)

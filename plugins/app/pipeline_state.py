@@ -12,10 +12,18 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftp import hookimpl
-from ftp.store import Store, now
+
+if TYPE_CHECKING:  # this module is a plugin loaded at start-up: keep it light
+    from ftp.store import Store
+
+
+def now() -> str:
+    from ftp.store import now as store_now
+
+    return store_now()
 
 
 def stage_key(*parts: Any) -> str:
