@@ -1,15 +1,20 @@
 """Scoring speed: ftp's FastLM against lm-eval's HFLM, same tasks, same run.
 
-ARC-Challenge and a HellaSwag subset through lm-eval (our task folder over the shared
-benchmark data). Each model wrapper's ``loglikelihood`` call is timed (tokenisation and
-scoring, not dataset loading). Reports requests/s for HFLM at batch size 1 and at the best
-fixed batch size, FastLM, the ratios, the largest per-choice log-likelihood difference and
-whether accuracies are identical.
+Tasks run through lm-eval (our task folder over the shared benchmark data). Each model
+wrapper's ``loglikelihood`` call is timed (tokenisation and scoring, not dataset loading).
+Reports requests/s for HFLM at batch size 1 and at fixed batch sizes, FastLM, the ratios
+against batch 1 and against the best fixed batch size, the largest per-choice
+log-likelihood difference (against HFLM batch 1) and whether accuracies are identical.
+Repeats are interleaved (each repeat runs every configuration once) so that load from
+other jobs on a shared machine falls on all of them alike; figures are medians.
 
-    python benchmarks/eval.py [--quick] [--model PATH] [--repeats N]
+    FTP_HOME=/tmp/ftphome python benchmarks/eval.py [--quick] [--arc N] [--hellaswag N]
+    python benchmarks/eval.py --gpu [--smoke]   # four benchmarks in full, Qwen2.5-0.5B shape
 
-The model is the SmolLM2-135M default when ``ftp.plugins.models`` can resolve it, else the
-tiny test model (the JSON says which).
+The CPU run uses the SmolLM2-135M default when ``ftp.plugins.models`` can resolve it (else
+the tiny test model; the JSON says which). ``--gpu`` builds a random-initialised
+Qwen2.5-0.5B-shaped model (``--smoke``: a tiny one, runs on CPU) and scores ARC-Easy,
+ARC-Challenge, HellaSwag, MMLU and TruthfulQA MC1/MC2 in full (``--smoke``: a few docs).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHDATA = Path(os.environ.get("FTP_BENCHDATA", ROOT.parent / "shared" / "benchdata"))
+DATA = {"arc_easy": "arc", "arc_challenge": "arc", "hellaswag": "hellaswag", "mmlu": "mmlu",
+        "truthfulqa_mc1": "truthfulqa", "truthfulqa_mc2": "truthfulqa"}
 
 
 def pick_model(explicit: str | None) -> tuple[str, str]:
@@ -41,11 +48,20 @@ def pick_model(explicit: str | None) -> tuple[str, str]:
         return str(build_tiny_model(path)), "tiny test model (135M default not installed)"
 
 
+def install(names: list[str]) -> None:
+    from ftp.plugins.evaluation import benchdata
+
+    for name in names:
+        if not (benchdata.install_dir(name) / "manifest.json").is_file():
+            benchdata.import_benchmark(name, BENCHDATA / DATA[name])
+
+
 def timed_run(lm, folder, tasks, limits):
+    """Run ``tasks`` through ``simple_evaluate``; time the wrapper's loglikelihood calls."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    calls = {"seconds": 0.0, "requests": 0, "answers": []}
+    calls = {"seconds": 0.0, "requests": 0, "answers": {}}
     original = lm.loglikelihood
 
     def loglikelihood(requests, *args, **kwargs):
@@ -53,38 +69,84 @@ def timed_run(lm, folder, tasks, limits):
         answers = original(requests, *args, **kwargs)
         calls["seconds"] += time.perf_counter() - start
         calls["requests"] += len(requests)
-        calls["answers"].extend((r.args, a[0]) for r, a in zip(requests, answers, strict=True))
+        calls["answers"].update((r.args, a[0]) for r, a in zip(requests, answers, strict=True))
         return answers
 
     lm.loglikelihood = loglikelihood
     accuracy = {}
+    manager = TaskManager(include_path=str(folder), include_defaults=False)
     for task in tasks:
-        out = lm_eval.simple_evaluate(
-            model=lm, tasks=[task], limit=limits[task], verbosity="ERROR",
-            task_manager=TaskManager(include_path=str(folder), include_defaults=False))
-        accuracy[task] = {k: v for k, v in out["results"][task].items()
-                          if k in ("acc,none", "acc_norm,none")}
+        out = lm_eval.simple_evaluate(model=lm, tasks=[task], limit=limits.get(task),
+                                      verbosity="ERROR", task_manager=manager)
+        accuracy.update({name: {k: v for k, v in row.items()
+                                if k in ("acc,none", "acc_norm,none")}
+                         for name, row in out["results"].items()})
     return calls, accuracy
 
 
-def measure(factory, folder, tasks, limits, repeats):
-    times, last = [], None
-    for _ in range(repeats):
-        calls, accuracy = timed_run(factory(), folder, tasks, limits)
-        times.append(calls["seconds"])
-        last = (calls, accuracy)
-    seconds = statistics.median(times)
-    calls, accuracy = last
-    return {"seconds_median": seconds, "seconds_all": times, "requests": calls["requests"],
-            "requests_per_s": calls["requests"] / seconds}, accuracy, dict(calls["answers"])
+def compare(configs: dict, folder, tasks, limits, repeats) -> dict:
+    """Every configuration ``repeats`` times, interleaved; medians, ratios, differences."""
+    times = {label: [] for label in configs}
+    last = {}
+    for repeat in range(repeats):
+        for label, factory in configs.items():
+            calls, accuracy = timed_run(factory(), folder, tasks, limits)
+            times[label].append(calls["seconds"])
+            last[label] = (calls, accuracy)
+            print(f"repeat {repeat + 1}/{repeats} {label}: "
+                  f"{calls['requests'] / calls['seconds']:.2f} requests/s", file=sys.stderr,
+                  flush=True)
+    rows = {label: {"seconds_median": statistics.median(seconds), "seconds_all": seconds,
+                    "requests": last[label][0]["requests"],
+                    "requests_per_s": last[label][0]["requests"] / statistics.median(seconds)}
+            for label, seconds in times.items()}
+    fixed = [k for k in rows if k.startswith("hflm_bs") and k != "hflm_bs1"]
+    best = max(fixed, key=lambda k: rows[k]["requests_per_s"])
+    reference = last["hflm_bs1" if "hflm_bs1" in last else best][0]["answers"]
+    ours = last["ftp_fastlm"][0]["answers"]
+    accuracies = {label: value[1] for label, value in last.items()}
+    speed = lambda k: rows[k]["requests_per_s"]  # noqa: E731
+    result = {"configs": rows, "best_fixed_batch": best,
+              "ratio_vs_best": speed("ftp_fastlm") / speed(best),
+              "max_loglik_abs_diff": max(abs(reference[k] - v) for k, v in ours.items()),
+              "accuracy": accuracies,
+              "identical_accuracy": all(a == accuracies["ftp_fastlm"]
+                                        for a in accuracies.values())}
+    if "hflm_bs1" in rows:
+        result["ratio_vs_bs1"] = speed("ftp_fastlm") / speed("hflm_bs1")
+    return result
+
+
+def wrappers(model, tokenizer, sizes: list[int], with_bs1: bool, ours_bs: int) -> dict:
+    from lm_eval.models.huggingface import HFLM
+
+    from ftp.plugins.evaluation.fast_lm import FastLM
+
+    configs = {}
+    for size in ([1] if with_bs1 else []) + sizes:
+        configs[f"hflm_bs{size}"] = (lambda s: lambda: HFLM(
+            pretrained=model, tokenizer=tokenizer, batch_size=s))(size)
+    configs["ftp_fastlm"] = lambda: FastLM(pretrained=model, tokenizer=tokenizer,
+                                           batch_size=ours_bs)
+    return configs
+
+
+def load_avg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets, 1 repeat")
+    parser.add_argument("--gpu", action="store_true", help="four benchmarks, 0.5B shape")
+    parser.add_argument("--smoke", action="store_true", help="with --gpu: tiny, on CPU")
     parser.add_argument("--model")
+    parser.add_argument("--arc", type=int, help="ARC-Challenge documents (default all)")
+    parser.add_argument("--hellaswag", type=int, default=200)
+    parser.add_argument("--batch-sizes", default="8,32,64")
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out")
     args = parser.parse_args()
     from ftp.offline import go_offline
 
@@ -93,56 +155,38 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from lm_eval.models.huggingface import HFLM
+    if args.gpu:
+        from eval_gpu import run_gpu
+
+        return run_gpu(args)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftp.plugins.evaluation import benchdata, tasks
-    from ftp.plugins.evaluation.fast_lm import FastLM
+    from ftp.plugins.evaluation import tasks
 
-    for name, folder in (("arc_challenge", "arc"), ("hellaswag", "hellaswag")):
-        if not (benchdata.install_dir(name) / "manifest.json").is_file():
-            benchdata.import_benchmark(name, BENCHDATA / folder)
     names = ["arc_challenge", "hellaswag"]
+    install(names)
     limits = ({"arc_challenge": 60, "hellaswag": 30} if args.quick else
-              {"arc_challenge": None, "hellaswag": 200})
+              {"arc_challenge": args.arc, "hellaswag": args.hellaswag})
     repeats = args.repeats or (1 if args.quick else 3)
-    folder = tasks.build(names).path
     model_path, model_label = pick_model(args.model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = AutoModelForCausalLM.from_pretrained(model_path).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-
-    configs = {"hflm_bs1": lambda: HFLM(pretrained=model, tokenizer=tokenizer, batch_size=1)}
-    for size in (8, 32, 64):
-        configs[f"hflm_bs{size}"] = (lambda s: lambda: HFLM(pretrained=model,
-                                                             tokenizer=tokenizer,
-                                                             batch_size=s))(size)
-    configs["ftp_fastlm"] = lambda: FastLM(pretrained=model, tokenizer=tokenizer, batch_size=64)
-    rows, accuracies, answers = {}, {}, {}
-    for label, factory in configs.items():
-        print(f"running {label}...", file=sys.stderr, flush=True)
-        rows[label], accuracies[label], answers[label] = measure(factory, folder, names,
-                                                                 limits, repeats)
-        print(f"  {rows[label]['requests_per_s']:.1f} requests/s", file=sys.stderr)
-    best = max((k for k in rows if k.startswith("hflm_bs") and k != "hflm_bs1"),
-               key=lambda k: rows[k]["requests_per_s"])
-    reference = answers["hflm_bs1"]
-    diff = max(abs(reference[key] - value) for key, value in answers["ftp_fastlm"].items())
-    result = {
-        "model": model_label, "model_path": model_path, "device": device,
-        "threads": args.threads, "quick": args.quick, "repeats": repeats,
-        "limits": limits, "configs": rows, "best_fixed_batch": best,
-        "ratio_vs_bs1": rows["ftp_fastlm"]["requests_per_s"] / rows["hflm_bs1"]["requests_per_s"],
-        "ratio_vs_best": rows["ftp_fastlm"]["requests_per_s"] / rows[best]["requests_per_s"],
-        "max_loglik_abs_diff": diff,
-        "accuracy": accuracies,
-        "identical_accuracy": all(accuracies[k] == accuracies["hflm_bs1"] for k in accuracies),
-    }
-    out = ROOT / "benchmarks" / "results" / ("eval_quick.json" if args.quick else "eval.json")
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    load_before = load_avg()
+    result = compare(wrappers(model, tokenizer, sizes, True, 64), tasks.build(names).path,
+                     names, limits, repeats)
+    result = {"model": model_label, "model_path": model_path, "device": device,
+              "threads": args.threads, "quick": args.quick, "repeats": repeats,
+              "limits": limits, "subset": "first N documents of each task (None = all)",
+              "load_average_before": load_before, "load_average_after": load_avg(), **result}
+    name = args.out or ("eval_quick.json" if args.quick else "eval.json")
+    out = ROOT / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "configs"}, indent=2))
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
     main()
