@@ -32,15 +32,16 @@ SPACY_EXCLUDE = ("parser",)
 _DIGIT = re.compile(r"\d")
 _GATES: dict[str, Callable[[str], bool]] = {
     "EMAIL_ADDRESS": lambda text: "@" in text,
-    "PHONE_NUMBER": lambda text: _digits(text, 5),
-    "CREDIT_CARD": lambda text: _digits(text, 12),
-    "US_SSN": lambda text: _digits(text, 9),
+    "PHONE_NUMBER": lambda text: digits(text, 5),
+    "CREDIT_CARD": lambda text: digits(text, 12),
+    "US_SSN": lambda text: digits(text, 9),
     "IBAN_CODE": re.compile(r"[a-z]{2}\d{2}", re.IGNORECASE).search,
     "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-f]?:[0-9a-f:]", re.IGNORECASE).search,
 }
 
 
-def _digits(text: str, minimum: int) -> bool:
+def digits(text: str, minimum: int) -> bool:
+    """At least ``minimum`` digits in ``text`` (stops counting there)."""
     count = 0
     for _ in _DIGIT.finditer(text):
         count += 1
@@ -94,11 +95,43 @@ def nlp_engine(tier: str, model: str = DEFAULT_NER_MODEL):
     return engine
 
 
+LEMMA_PIPES = ("tok2vec", "tagger", "attribute_ruler", "lemmatizer")
+
+
 def _spacy_engine_class():
-    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+
+    class LazyArtifacts(NlpArtifacts):
+        """Presidio's artifacts with keywords computed on first use (they are read only when
+        a finding's context is checked; computing them costs a vocabulary lookup per token)."""
+
+        def __init__(self, **values: Any) -> None:
+            super().__init__(**{**values, "nlp_engine": None})
+            self.nlp_engine, self._keywords = values["nlp_engine"], None
+
+        @property
+        def keywords(self) -> list[str]:
+            if self._keywords is None:
+                self._keywords = self.set_keywords(self.nlp_engine, self.lemmas, "en")
+            return self._keywords
+
+        @keywords.setter
+        def keywords(self, value: list[str]) -> None:
+            self._keywords = value or None
 
     class LeanSpacyNlpEngine(SpacyNlpEngine):
-        """Loads the model without the parser and without Presidio's download fallback."""
+        """Loads the model without the parser and without Presidio's download fallback, and
+        runs the lemma pipes only where lemmas can be read.
+
+        NER has its own embedding layer (en_core_web_* 3.x): it does not depend on the
+        shared tok2vec, the tagger, the attribute ruler or the lemmatizer, which only feed
+        lemmas to Presidio's context enhancer. That reads them only for a finding of a
+        recognizer with context words, which ``needs_lemmas(text)`` rules out cheaply
+        (every such recognizer's gate fails). Those texts skip the four pipes; the others
+        get them in one batch, as before.
+        """
+
+        needs_lemmas: Callable[[str], bool] = staticmethod(lambda text: True)
 
         def load(self) -> None:
             import spacy
@@ -106,7 +139,48 @@ def _spacy_engine_class():
             self.nlp = {m["lang_code"]: spacy.load(m["model_name"], exclude=SPACY_EXCLUDE)
                         for m in self.models}
 
+        def process_batch(self, texts, language, batch_size=1, n_process=1, as_tuples=False):
+            nlp = self.nlp[language]
+            texts = [str(t) for t in texts]
+            lemma_pipes = [p for p in LEMMA_PIPES if p in nlp.pipe_names]
+            ner_only = [p for p in nlp.pipe_names if p not in lemma_pipes]
+            with nlp.select_pipes(enable=ner_only):
+                docs = list(nlp.pipe(texts, batch_size=batch_size))
+            wanted = [doc for doc in docs if self.needs_lemmas(doc.text)]
+            if wanted and lemma_pipes:
+                with nlp.select_pipes(enable=lemma_pipes):
+                    for _ in nlp.pipe(wanted, batch_size=batch_size):
+                        pass
+            for doc in docs:
+                yield doc.text, self._doc_to_nlp_artifact(doc, language)
+
+        def _doc_to_nlp_artifact(self, doc, language):
+            """Presidio's artifacts, read column-wise (no Token object per token)."""
+            from spacy.attrs import IDX, LEMMA
+
+            entities, scores = self._get_updated_entities(
+                doc.ents, self._get_scores_for_entities(doc))
+            columns = doc.to_array([IDX, LEMMA]).tolist() if len(doc) else []
+            strings = doc.vocab.strings
+            return LazyArtifacts(entities=entities, tokens=doc,
+                                 tokens_indices=[idx for idx, _ in columns],
+                                 lemmas=[strings[lemma] if lemma else "" for _, lemma in columns],
+                                 nlp_engine=self, language=language, scores=scores)
+
     return LeanSpacyNlpEngine
+
+
+def lemma_gate(recognizers: list) -> Callable[[str], bool]:
+    """True for a text where some recognizer with context words could find something."""
+    gates = []
+    for recognizer in recognizers:
+        if not getattr(recognizer, "context", None):
+            continue
+        condition = getattr(recognizer, "ftp_gate", None)
+        if condition is None:
+            return lambda text: True
+        gates.append(condition)
+    return lambda text: any(condition(text) for condition in gates)
 
 
 def builtin_recognizers(entities: list[str], nlp_engine_obj: Any, gated: bool = True) -> list:
@@ -145,6 +219,7 @@ def gate(recognizer: Any, condition: Callable[[str], Any]) -> None:
         return analyze(text, entities, nlp_artifacts) if condition(text) else []
 
     recognizer.analyze = gated_analyze
+    recognizer.ftp_gate = condition
 
 
 def pattern_recognizers(patterns: dict[str, Any]) -> list:
@@ -173,6 +248,8 @@ def analyzer(tier: str, entities: list[str], extra: list | None = None,
 
     engine = nlp_engine(tier, model)
     recognizers = builtin_recognizers(entities, engine, gated) + list(extra or [])
+    if hasattr(engine, "needs_lemmas"):
+        engine.needs_lemmas = lemma_gate(recognizers)
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
     enhancer = None if tier == "patterns" else LemmaContextAwareEnhancer()
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"],

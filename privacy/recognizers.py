@@ -37,10 +37,14 @@ def phone_recognizer():
             number = re.split(r"x|ext", pattern_text)[0]
             return 10 <= sum(c.isdigit() for c in number) <= 15
 
-    return PhoneShapeRecognizer(
+    from ftp.privacy.engine import digits, gate
+
+    recognizer = PhoneShapeRecognizer(
         supported_entity="PHONE_NUMBER", name="ftp_phone_shapes",
         patterns=[Pattern(f"phone_{i}", regex, 0.4) for i, regex in enumerate(PHONE_PATTERNS)],
         context=["phone", "number", "call", "mobile", "tel", "cell"])
+    gate(recognizer, lambda text: digits(text, 10))  # validate_result wants 10 or more
+    return recognizer
 
 
 def card_recognizer():
@@ -48,8 +52,12 @@ def card_recognizer():
     from presidio_analyzer import Pattern
     from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 
-    return CreditCardRecognizer(patterns=[Pattern("mastercard_2_series", CARD_2_SERIES, 0.3)],
-                                name="ftp_card_2_series")
+    from ftp.privacy.engine import digits, gate
+
+    recognizer = CreditCardRecognizer(
+        patterns=[Pattern("mastercard_2_series", CARD_2_SERIES, 0.3)], name="ftp_card_2_series")
+    gate(recognizer, lambda text: digits(text, 16))  # the pattern holds 16 digits
+    return recognizer
 
 
 def person_cue_recognizer():

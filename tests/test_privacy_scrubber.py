@@ -158,3 +158,27 @@ def test_worker_processes_give_the_same_findings_in_order():
 
     assert spans(parallel) == spans(serial)
     assert sum(map(len, serial)) > 300
+
+
+def test_ner_tier_skips_lemma_pipes_only_where_no_finding_reads_them():
+    """Texts no context-word recognizer can match skip tok2vec/tagger/lemmatizer; findings
+    and scores equal those with the lemma pipes run on every text."""
+    from ftp.privacy.corpus import generate
+
+    texts = [sample["full_text"] for sample in generate(120, seed=7)]
+    texts += ["Meeting notes: Ana Lima and Tom Berg opened an office in Lisbon.",
+              "Please call the customer on her mobile number 0171 555 0199 today."]
+    lean = scrubber(tier="ner", workers=1)
+    engine = lean.analyzer.nlp_engine
+    artifacts = dict(engine.process_batch(texts[-2:], language="en"))
+    assert not any(artifacts[texts[-2]].lemmas)  # no digits, no @: lemmas not needed
+    assert artifacts[texts[-1]].lemmas[-2:] == ["today", "."]
+    full = scrubber(tier="ner", workers=1)
+    full.analyzer.nlp_engine.needs_lemmas = lambda text: True
+
+    def found(s):
+        return [[(r.entity_type, r.start, r.end, round(r.score, 6)) for r in doc]
+                for doc in s.analyze_texts(texts)]
+
+    assert found(lean) == found(full)
+    assert sum(not engine.needs_lemmas(t) for t in texts) >= 10
