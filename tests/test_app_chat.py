@@ -65,7 +65,7 @@ def test_bench_latency_reports_speed_and_cost(project, invoke, tiny_model):
                     "--repeats", "1", "--price-per-hour", "3.6", "--json")
     assert result.exit_code == 0, result.output
     row = json.loads(result.output[result.output.index("[\n"):])[0]
-    assert row["strategy"] == "loop" and row["ttft_ms"] > 0 and row["ms_per_token"] > 0
+    assert row["strategy"] == "static" and row["ttft_ms"] > 0 and row["ms_per_token"] > 0
     assert row["tokens_per_s_batch2"] > 0
     # $3.60/hour = $0.001/s: a million tokens at T tokens/s cost 1000/T dollars.
     assert row["cost_per_m_tokens_batch1"] == pytest.approx(1000 / row["tokens_per_s_batch1"],
