@@ -49,7 +49,8 @@ class TaskFolderEvaluator:
         from lm_eval.tasks import TaskManager
 
         manager = TaskManager(include_path=str(self.path), include_defaults=False)
-        names = [n for n in manager.all_tasks if not manager._name_is_tag(n)]
+        # a folder with groups runs its groups (they run their members), else its tasks
+        names = sorted(manager.all_groups) or sorted(manager.all_subtasks)
         if not names:
             raise UserError(f"{self.path} defines no lm-eval task")
         return names

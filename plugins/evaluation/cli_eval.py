@@ -29,10 +29,9 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
         raise UserError("--baseline needs --gates FILE (what to check against the baseline)")
     settings = _settings(config, limit, shots, batch_size, seed, device)
     model = model or project.config.get("model", {}).get("path")
-    suite = suite if suite is not None else list(config.get("suite", ["testset"]))
+    if suite is None:  # only the given task folders, else the configured suite
+        suite = [] if task_dirs else list(config.get("suite", ["testset"]))
     extra = _task_folders(task_dirs)
-    if task_dirs and not suite:
-        suite = []
     outcome = _evaluate(project, model, suite, settings, extra, name)
     base_id = _baseline(project, baseline, suite, settings, extra) if baseline else None
     decisions = []
