@@ -23,6 +23,8 @@ from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, r
 DEFAULT_ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
                     "IBAN_CODE", "IP_ADDRESS", "LOCATION"]
 Item = tuple[int, str, int | None, str]  # (record index, field, message index, text)
+# Fewer texts than this are analysed in this process (forking costs more than it saves).
+PARALLEL_MIN_TEXTS = 128
 
 
 class _Forked:
@@ -77,7 +79,7 @@ class Scrubber:
     def __init__(self, analyzer: Any, *, tier: str, entities: list[str],
                  operators: dict[str, str], default_operator: str = "placeholder",
                  allow_list: list[str] | None = None, secret: bytes | None = None,
-                 batch_size: int = 64, score_threshold: float = 0.3,
+                 batch_size: int = 1024, score_threshold: float = 0.3,
                  workers: int = 1) -> None:
         from presidio_anonymizer import AnonymizerEngine
 
@@ -117,7 +119,7 @@ class Scrubber:
                    operators=dict(settings.get("operators") or {}),
                    default_operator=settings.get("default_operator", "placeholder"),
                    allow_list=settings.get("allow_list"), secret=secret,
-                   batch_size=int(settings.get("batch_size", 64)),
+                   batch_size=int(settings.get("batch_size", 1024)),
                    score_threshold=float(settings.get("score_threshold", 0.3)),
                    workers=int(settings.get("workers") or os.cpu_count() or 1))
 
@@ -126,10 +128,12 @@ class Scrubber:
     def analyze_texts(self, texts: list[str], context: list[str] | None = None) -> list[list]:
         """Findings per text, overlaps resolved, in the order given.
 
-        A batch of at least two spaCy batches is split across ``workers`` forked processes
-        (all cores by default), each analysing its contiguous part with ``nlp.pipe``.
+        A batch of ``PARALLEL_MIN_TEXTS`` or more is split across ``workers`` forked
+        processes (all cores by default), each analysing its contiguous part with
+        ``nlp.pipe`` in batches of ``batch_size`` (large: spaCy's NER runs ~1.5x faster on
+        1,000 short texts at a time than on 64).
         """
-        if self.workers > 1 and len(texts) >= 2 * self.batch_size and context is None:
+        if self.workers > 1 and len(texts) >= PARALLEL_MIN_TEXTS and context is None:
             return self._analyze_parallel(list(texts))
         return self._analyze_serial(texts, context)
 
