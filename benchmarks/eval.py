@@ -145,7 +145,8 @@ def main() -> None:
     parser.add_argument("--hellaswag", type=int, default=200)
     parser.add_argument("--batch-sizes", default="8,32,64")
     parser.add_argument("--repeats", type=int)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (2 threads on 2 busy shared cores ran 4x slower)")
     parser.add_argument("--out")
     args = parser.parse_args()
     from ftp.offline import go_offline

@@ -77,3 +77,53 @@ def test_testset_generates_scores_stores_and_categorises(data_project, tiny_mode
     report = json.loads(shown.stdout[shown.stdout.index("{"):])
     assert report["samples"] == 4 and report["categories"]
     assert all(row["change"] == 0 for row in report["compare"]["changes"])
+
+
+@pytest.mark.parametrize("reply,expected", [
+    ("Score: 5", 1.0),
+    ("score = 3", 0.5),
+    ("**Rating:** 2/5 because it misses the point", 0.25),
+    ("The answer earns 4 out of 5.", 0.75),
+    ("8/10", 7 / 9),
+    ("1", 0.0),
+    ("PASS", 1.0),
+    ("Verdict: failed", 0.0),
+    ("Score: 9", None),  # outside the 1-5 scale
+    ("I cannot rate this.", None),
+    ("", None),
+])
+def test_judge_reply_parsing(reply, expected):
+    from ftp.plugins.evaluation.judge import parse_score
+
+    value = parse_score(reply)
+    assert value == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_judge_prompt_carries_rubric_and_texts():
+    from ftp.plugins.evaluation.judge import DEFAULT_RUBRIC, judge_prompt
+
+    text = judge_prompt("Be strict about units.", "How far?", "3 km", "3 miles")
+    assert text.startswith("Be strict about units.") and "3 km" in text and "3 miles" in text
+    assert DEFAULT_RUBRIC in judge_prompt(None, "q", "r", "o")
+
+
+def test_samples_and_judge_through_eval(data_project, tiny_model, invoke):
+    config = data_project.config_path
+    config.write_text(config.read_text().replace(
+        'judge_model = ""', f'judge_model = "{tiny_model}"').replace(
+        'judge_rubric = ""', 'judge_rubric = "Full marks only for the exact number twice."')
+        .replace("max_new_tokens = 256", "max_new_tokens = 8"))
+    result = invoke("eval", str(tiny_model), "--suite", "testset", "--limit", "3",
+                    "--batch-size", "3", "--samples", "3", "--temperature", "1.5", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    found = {r["metric"]: r for r in report["results"]}
+    assert found["judge_parsed"]["n"] == 3 and 0 <= found["judge_parsed"]["value"] <= 1
+    assert found["self_consistency"]["n"] == 3
+    samples = data_project.store.samples(report["run"], "testset")
+    metas = [json.loads(s["meta"]) for s in samples]
+    assert all(len(m["alternatives"]) == 2 and isinstance(m["judge"], str) for m in metas)
+    # a random tiny model sampled at temperature 1.5 does not repeat itself
+    assert any("inconsistent" in json.loads(s["categories"]) for s in samples)
+    bad = invoke("eval", str(tiny_model), "--suite", "testset", "--samples", "0")
+    assert bad.exit_code == 2 and "--samples must be 1 or more" in bad.output

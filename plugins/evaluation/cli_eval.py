@@ -17,7 +17,7 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
              limit: int | None, shots: int | None, batch_size: int | None, seed: int,
              device: str | None, baseline: str | None, gates_path: Path | None,
              name: str | None, junit: Path | None, markdown: Path | None,
-             as_json: bool) -> None:
+             as_json: bool, sampling: tuple[int | None, float | None] = (None, None)) -> None:
     from ftp.plugins.evaluation import decide, reports
     from ftp.plugins.evaluation.gates import load_gates
     from ftp.project import Project
@@ -27,7 +27,7 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
     gate_file = load_gates(gates_path) if gates_path else None  # bad file: exit 2 up front
     if gate_file is None and baseline:
         raise UserError("--baseline needs --gates FILE (what to check against the baseline)")
-    settings = _settings(config, limit, shots, batch_size, seed, device)
+    settings = _settings(config, limit, shots, batch_size, seed, device, sampling)
     model = model or project.config.get("model", {}).get("path")
     if suite is None:  # only the given task folders, else the configured suite
         suite = [] if task_dirs else list(config.get("suite", ["testset"]))
@@ -47,16 +47,25 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
                           + "; ".join(f"{d['gate']}: {d['reason']}" for d in failed))
 
 
-def _settings(config: dict[str, Any], limit, shots, batch_size, seed, device):
+def _settings(config: dict[str, Any], limit, shots, batch_size, seed, device,
+              sampling=(None, None)):
     from ftp.plugins.evaluation.job import EvalSettings
 
+    samples, temperature = sampling
+    samples = int(config.get("samples", 1)) if samples is None else samples
+    temperature = float(config.get("temperature", 0.7)) if temperature is None else temperature
+    if samples < 1 or temperature <= 0:
+        raise UserError("--samples must be 1 or more and --temperature above 0")
     limit = config.get("limit", 0) if limit is None else limit
     shots = config.get("shots", -1) if shots is None else shots
     if limit < 0:
         raise UserError("--limit must be 0 (all) or a positive number")
     return EvalSettings(limit=limit or None, shots=None if shots < 0 else shots,
                         batch_size=batch_size or int(config.get("batch_size", 8)), seed=seed,
-                        max_new_tokens=int(config.get("max_new_tokens", 256)), device=device)
+                        max_new_tokens=int(config.get("max_new_tokens", 256)), device=device,
+                        samples=samples, temperature=temperature,
+                        judge_model=config.get("judge_model") or None,
+                        judge_rubric=config.get("judge_rubric") or None)
 
 
 def _task_folders(task_dirs: list[Path]) -> list[Any]:

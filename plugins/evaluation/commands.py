@@ -40,6 +40,9 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--shots", type=int, help="Few-shot examples (-1: each task's default).")
 @click.option("--batch-size", type=int, help="Batch size (pinned: it changes scores).")
 @click.option("--seed", type=int, default=1234, show_default=True)
+@click.option("--samples", type=int, help="testset: answers per prompt; K > 1 samples K - 1 "
+              "more (feeds the 'inconsistent' category). Default: [eval] samples.")
+@click.option("--temperature", type=float, help="testset: temperature of the extra samples.")
 @click.option("--device", help="cpu, cuda, cuda:1... (default: best available).")
 @click.option("--baseline", help="An eval run, train run or model to compare against.")
 @click.option("--gates", "gates_path", type=click.Path(path_type=Path),
@@ -48,8 +51,8 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("--markdown", type=click.Path(path_type=Path), help="Write a markdown summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def eval_command(model, suite, task_dirs, limit, shots, batch_size, seed, device, baseline,
-                 gates_path, name, junit, markdown, as_json) -> None:
+def eval_command(model, suite, task_dirs, limit, shots, batch_size, seed, samples, temperature,
+                 device, baseline, gates_path, name, junit, markdown, as_json) -> None:
     """Evaluate MODEL (a model, or a train run: id or name) and gate the release.
 
     Exit 0 when every gate passes, 1 when one fails, 2 for bad input.
@@ -58,7 +61,8 @@ def eval_command(model, suite, task_dirs, limit, shots, batch_size, seed, device
 
     run_eval(model=model, suite=_split(suite), task_dirs=list(task_dirs), limit=limit,
              shots=shots, batch_size=batch_size, seed=seed, device=device, baseline=baseline,
-             gates_path=gates_path, name=name, junit=junit, markdown=markdown, as_json=as_json)
+             gates_path=gates_path, name=name, junit=junit, markdown=markdown, as_json=as_json,
+             sampling=(samples, temperature))
 
 
 @click.command("errors")

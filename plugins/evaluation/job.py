@@ -23,6 +23,10 @@ class EvalSettings:
     seed: int = 1234
     max_new_tokens: int = 256
     device: str | None = None
+    samples: int = 1  # answers per testset prompt (K > 1: K - 1 sampled alternatives)
+    temperature: float = 0.7  # for the sampled alternatives
+    judge_model: str | None = None  # a local model that rates testset answers
+    judge_rubric: str | None = None
 
     def pinned(self) -> dict[str, Any]:
         """The settings that change numbers (device is recorded, not compared)."""

@@ -2,7 +2,8 @@
 
 Prompts come from the data plugin (``prompt_and_reference``: the model's chat template by
 default), generation is greedy and batched by prompt length with left padding, and each
-document's output is stored (scrubbed by the runner) with its metrics.
+document's output is stored (scrubbed by the runner) with its metrics. Optionally K answers
+are sampled per prompt (``--samples K``) and a local judge model rates each answer.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def _template(job: EvalJob) -> str:
 
 def fingerprint(job: EvalJob) -> str:
     value = {"records": _records(job), "template": _template(job)}
+    if job.settings.judge_model:  # a judge retrained at the same path is not served stale
+        from ftp.plugins.evaluation.fingerprint import model_hash
+
+        value["judge"] = model_hash(job.settings.judge_model, job.project)
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -46,39 +51,84 @@ def evaluate_testset(job: EvalJob) -> list[dict[str, Any]]:
     pairs = [prompt_and_reference(record, tokenizer, template=_template(job))
              for record in records]
     ids = [str(r.get("id") or r.get("key_hash") or i) for i, r in enumerate(records)]
-    return evaluate_pairs(job, ids, pairs)
+    return evaluate_pairs(job, ids, pairs, questions=[_question(r, p) for r, (p, _) in
+                                                      zip(records, pairs, strict=True)])
+
+
+def _question(record: dict[str, Any], prompt: str) -> str:
+    """What the judge is shown as the question: the user's turns, else the whole prompt."""
+    from ftp.plugins.data.formatters import to_messages
+
+    turns = [m["content"] for m in to_messages(record)[:-1] if m.get("role") == "user"]
+    return "\n\n".join(str(t) for t in turns) or prompt
 
 
 evaluate_testset.fingerprint = fingerprint  # type: ignore[attr-defined]
 
 
 def evaluate_pairs(job: EvalJob, ids: list[str], pairs: list[tuple[str, str]],
-                   task: str = TASK) -> list[dict[str, Any]]:
-    """Generate for each (prompt, reference), score, record samples, return result rows."""
+                   task: str = TASK, questions: list[str] | None = None) -> list[dict[str, Any]]:
+    """Generate for each (prompt, reference), score, record samples, return result rows.
+
+    With ``settings.samples`` K > 1, K - 1 more answers are sampled per prompt (at
+    ``settings.temperature``, seeded) and stored as ``meta.alternatives``: the
+    ``inconsistent`` categorizer and the ``self_consistency`` metric read them. With
+    ``settings.judge_model`` set, the judge rates every greedy answer.
+    """
     model, tokenizer = job.model_and_tokenizer()
-    outputs = generate(model, tokenizer, [p for p, _ in pairs],
-                       job.settings.max_new_tokens, job.settings.batch_size)
+    settings = job.settings
+    prompts = [p for p, _ in pairs]
+    outputs = generate(model, tokenizer, prompts, settings.max_new_tokens, settings.batch_size)
+    alternatives = sample_answers(model, tokenizer, prompts, settings) \
+        if settings.samples > 1 else [[] for _ in prompts]
     per_doc, samples = [], []
-    for doc_id, (prompt, reference), (output, used) in zip(ids, pairs, outputs, strict=True):
+    for doc_id, (prompt, reference), (output, used), others in zip(
+            ids, pairs, outputs, alternatives, strict=True):
         scores = metrics.score(output, reference)
+        meta = {"generated": True, "output_tokens": used,
+                "max_new_tokens": settings.max_new_tokens}
+        if others:
+            meta["alternatives"] = others
+            scores["self_consistency"] = float(all(
+                metrics.normalise(o) == metrics.normalise(output) for o in others))
         per_doc.append(scores)
         samples.append({"doc_id": doc_id, "prompt": prompt, "output": output,
-                        "reference": reference, "scores": scores,
-                        "meta": {"generated": True, "output_tokens": used,
-                                 "max_new_tokens": job.settings.max_new_tokens}})
+                        "reference": reference, "scores": scores, "meta": meta})
+    if settings.judge_model:
+        from ftp.plugins.evaluation.judge import judge_samples
+
+        judge_samples(job, samples, questions or prompts)
     job.add_samples(task, samples)
-    return [{"task": task, **row} for row in metrics.aggregate(per_doc)]
+    return [{"task": task, **row} for row in metrics.aggregate([s["scores"] for s in samples])]
+
+
+def sample_answers(model: Any, tokenizer: Any, prompts: list[str], settings: Any) -> list[list[str]]:
+    """``settings.samples - 1`` sampled answers per prompt (seeded, so runs repeat)."""
+    import torch
+
+    torch.manual_seed(settings.seed)
+    found = _generate(model, tokenizer, prompts, settings.max_new_tokens, settings.batch_size,
+                      settings.samples - 1, do_sample=True, temperature=settings.temperature,
+                      top_k=0, top_p=1.0)
+    return [[text for text, _ in answers] for answers in found]
 
 
 def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
              batch_size: int) -> list[tuple[str, int]]:
     """Greedy outputs and their token counts, in the order of ``prompts``."""
+    found = _generate(model, tokenizer, prompts, max_new_tokens, batch_size, 1, do_sample=False)
+    return [answers[0] for answers in found]
+
+
+def _generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
+              batch_size: int, per_prompt: int, **options: Any) -> list[list[tuple[str, int]]]:
+    """``per_prompt`` outputs (text, token count) per prompt, batched by prompt length."""
     import torch
 
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    results: dict[int, tuple[str, int]] = {}
+    results: dict[int, list[tuple[str, int]]] = {}
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
         tokenizer.eos_token_id
     device = next(model.parameters()).device
@@ -92,14 +142,18 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
             mask[row, width - len(tokens):] = 1
         with torch.no_grad():
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
-                                 max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
-        for row, index in enumerate(batch):
-            new = out[row, width:].tolist()
-            used = _length(new, tokenizer.eos_token_id, pad)
-            results[index] = (tokenizer.decode(new[:used], skip_special_tokens=True).strip(),
-                              used)
+                                 max_new_tokens=max_new_tokens, pad_token_id=pad,
+                                 eos_token_id=tokenizer.eos_token_id,
+                                 num_return_sequences=per_prompt, **options)
+        for row, index in enumerate(batch):  # outputs of one prompt are consecutive rows
+            results[index] = [_decode(out[row * per_prompt + k, width:].tolist(), tokenizer, pad)
+                              for k in range(per_prompt)]
     return [results[i] for i in range(len(prompts))]
+
+
+def _decode(new: list[int], tokenizer: Any, pad: int | None) -> tuple[str, int]:
+    used = _length(new, tokenizer.eos_token_id, pad)
+    return tokenizer.decode(new[:used], skip_special_tokens=True).strip(), used
 
 
 def _length(tokens: list[int], eos: int | None, pad: int | None) -> int:
