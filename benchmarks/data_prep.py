@@ -129,6 +129,18 @@ def write_jsonl(path: Path, n: int, seed: int = 1) -> None:
                                      "output": sentence(rng, 10, 60)}) + "\n")
 
 
+def memory_kb(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process, in kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to VmRSS
+
+
 def import_child(root: str, n: int) -> None:
     """In a fresh process: warm up on 100 records, then import n; print the figures."""
     from ftp.offline import go_offline
@@ -142,16 +154,17 @@ def import_child(root: str, n: int) -> None:
     project = Project.init(Path(root) / "project")
     write_jsonl(project.root / "warm.jsonl", 100, seed=2)
     import_dataset(project, project.root / "warm.jsonl")
-    warm_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     write_jsonl(project.root / "data.jsonl", n)
+    reset_peak()  # measure the import only, not the libraries' start-up
+    warm_kb = memory_kb("VmRSS")
     start = time.perf_counter()
     dataset = import_dataset(project, project.root / "data.jsonl")
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = memory_kb("VmHWM")
     print(json.dumps({"records": n, "stored": dataset["counts"]["total"],
                       "seconds": round(seconds, 2), "records_per_s": round(n / seconds),
-                      "peak_rss_mb": round(peak_kb / 1024, 1),
-                      "rss_after_warmup_mb": round(warm_kb / 1024, 1),
+                      "rss_before_import_mb": round(warm_kb / 1024, 1),
+                      "peak_rss_during_import_mb": round(peak_kb / 1024, 1),
                       "growth_during_import_mb": round((peak_kb - warm_kb) / 1024, 1),
                       "file_mb": round((project.root / "data.jsonl").stat().st_size / 2**20,
                                        1)}))
@@ -162,7 +175,9 @@ def bench_import(sizes: list[int]) -> list[dict]:
     for n in sizes:
         with tempfile.TemporaryDirectory() as root:
             out = subprocess.run([sys.executable, __file__, "--child", root, str(n)],
-                                 capture_output=True, text=True, check=True)
+                                 capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"import of {n} records failed:\n{out.stderr[-3000:]}")
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), file=sys.stderr)
     return results
@@ -174,22 +189,28 @@ def main() -> None:
     parser.add_argument("--tokenizer", help="a tokenizer folder (default: SmolLM2 if "
                                             "installed, and the tiny test tokenizer)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["tokenize", "import"], help="run one part")
+    parser.add_argument("--sizes", help="import sizes, comma-separated")
     args = parser.parse_args()
     if args.child:
         import_child(args.child[0], int(args.child[1]))
         return
     n, repeats = (5000, 1) if args.quick else (50000, 3)
     sizes = [2000, 4000, 8000] if args.quick else [25000, 50000, 100000]
-    result = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "platform": platform.platform()},
-        "quick": args.quick,
-        "tokenize": bench_tokenize(n, repeats, args.tokenizer),
-        "import": bench_import(sizes),
-    }
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
     RESULTS.mkdir(exist_ok=True)
-    name = "data_prep_quick.json" if args.quick else "data_prep.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    path = RESULTS / ("data_prep_quick.json" if args.quick else "data_prep.json")
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    result.update({"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                               "platform": platform.platform(),
+                               "load_average_at_start": os.getloadavg()},
+                   "quick": args.quick})
+    if args.only in (None, "tokenize"):
+        result["tokenize"] = bench_tokenize(n, repeats, args.tokenizer)
+    if args.only in (None, "import"):
+        result["import"] = bench_import(sizes)
+    path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
