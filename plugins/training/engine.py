@@ -1,7 +1,9 @@
 """The supervised training loop: Hugging Face ``Trainer`` with our packing collator.
 
-``FtpTrainer`` differs from ``Trainer`` only in counting real tokens (the collator tells it
-how many are not padding) and in keeping the batch's extra key away from the model.
+``FtpTrainer`` differs from ``Trainer`` in counting real tokens (the collator tells it how
+many are not padding), in computing the LM head only at labelled positions (``loss.py``),
+and, with packing on a model that uses transformers' attention interface, in training on
+one flat row per step with per-example attention (``attention.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
 from ftp.errors import CheckFailed, UserError
+from ftp.plugins.training import attention
 from ftp.plugins.training.callbacks import (
     CheckpointMarker,
     NanGuard,
@@ -25,6 +29,7 @@ from ftp.plugins.training.callbacks import (
     step_of,
 )
 from ftp.plugins.training.job import TrainJob
+from ftp.plugins.training.loss import accepts_logits_to_keep, response_loss
 from ftp.plugins.training.packing import PackingCollator, PaddingCollator
 from ftp.plugins.training.progress import install as install_progress
 
@@ -46,13 +51,20 @@ class FtpTrainer(Trainer):
     def __init__(self, *args: Any, tokens: TokenCounter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tokens = tokens
+        self.kept_logits = accepts_logits_to_keep(self.model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         real = inputs.pop("num_real_tokens", None)
         if real is not None and model.training:
             self.tokens.local += int(real)
-        return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                    num_items_in_batch=num_items_in_batch)
+        if not self.kept_logits or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        loss, outputs = response_loss(model, inputs, num_items_in_batch)
+        if (self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs
+                and num_items_in_batch is not None):
+            loss = loss * self.accelerator.num_processes  # as Trainer: DDP averages grads
+        return (loss, outputs) if return_outputs else loss
 
 
 def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
@@ -72,7 +84,7 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
         eval_steps=s["eval_steps"], report_to=[], remove_unused_columns=False,
         dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
         disable_tqdm=True, ddp_backend="gloo" if not cuda and _world_size() > 1 else None,
-        ddp_find_unused_parameters=False, save_only_model=False,
+        ddp_find_unused_parameters=False, save_only_model=False, prediction_loss_only=True,
     )
     if has_eval and s["early_stopping_patience"]:
         values.update(load_best_model_at_end=True, metric_for_best_model="eval_loss",
@@ -81,11 +93,26 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
     return values
 
 
-def collator(job: TrainJob, tokenizer: Any):
+def collator(job: TrainJob, tokenizer: Any, flat: bool = False):
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if job.settings["packing"]:
-        return PackingCollator(pad, row_tokens=job.settings["pack_tokens"])
+        return PackingCollator(pad, row_tokens=job.settings["pack_tokens"], flat=flat)
     return PaddingCollator(pad)
+
+
+@contextmanager
+def segment_attention(model: Any, wanted: bool):
+    """Train with ``ftp_segments`` attention if wanted and possible; restore it after."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not (wanted and attention.supports_segments(model)):
+        yield False
+        return
+    before = base.config._attn_implementation
+    base.set_attn_implementation(attention.register())
+    try:
+        yield True
+    finally:
+        base.set_attn_implementation(before)
 
 
 def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]:
@@ -98,15 +125,16 @@ def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]
 def train_supervised(job: TrainJob, model: Any, tokenizer: Any) -> dict[str, Any]:
     """Train ``model`` on ``job.train_data`` (``{"input_ids", "labels"}`` lists)."""
     tokens, guard = TokenCounter(), NanGuard()
-    trainer = FtpTrainer(
-        model=model, args=TrainingArguments(**training_arguments(job)),
-        train_dataset=ListDataset(job.train_data),
-        eval_dataset=ListDataset(job.eval_data) if job.eval_data else None,
-        data_collator=collator(job, tokenizer), callbacks=callbacks(job, tokens, guard),
-        tokens=tokens,
-    )
-    install_progress(trainer)
-    return run_trainer(job, trainer, guard, tokens)
+    with segment_attention(model, job.settings["packing"]) as flat:
+        trainer = FtpTrainer(
+            model=model, args=TrainingArguments(**training_arguments(job)),
+            train_dataset=ListDataset(job.train_data),
+            eval_dataset=ListDataset(job.eval_data) if job.eval_data else None,
+            data_collator=collator(job, tokenizer, flat), callbacks=callbacks(job, tokens, guard),
+            tokens=tokens,
+        )
+        install_progress(trainer)
+        return run_trainer(job, trainer, guard, tokens)
 
 
 def run_trainer(job: TrainJob, trainer: Trainer, guard: NanGuard,

@@ -1,16 +1,21 @@
 """Packing: several examples in one row, without attention between them.
 
-transformers 5 builds a block-diagonal causal mask itself when it gets ``position_ids`` that
-restart at 0 for each example, no 2D ``attention_mask`` and no cache. The label of each
-example's first token is set to -100, so the shifted loss never asks one example to predict
-the next one's first token: the loss equals the padded computation on the same examples.
+Flat mode (the default where the model supports it): a step's examples go end to end in one
+row with no padding at all, and ``cu_seq_lens_q`` (their cumulative lengths) tells the
+``ftp_segments`` attention (``attention.py``) where each starts, so attention costs the sum
+of the examples' squares, not the row's.
 
-A batch (the examples of one step) is packed first-fit-decreasing into rows no wider than
-its longest example and at most ``row_tokens`` (a longer example gets a row of its own);
-rows are padded to the longest row with a separate dummy segment that carries no loss.
-Rows no wider than the padded batch keep attention's cost (quadratic in the row, with a
-dense block-diagonal mask under sdpa/eager) below padding's, while the linear layers see
-only real tokens; with varlen kernels (flash, flex) wider rows would pay off too.
+Rows mode (the fallback, for models outside transformers' attention interface):
+transformers 5 builds a block-diagonal causal mask itself when it gets ``position_ids`` that
+restart at 0 for each example, no 2D ``attention_mask`` and no cache. A batch is packed
+first-fit-decreasing into rows no wider than its longest example and at most ``row_tokens``
+(a longer example gets a row of its own); rows are padded to the longest row with a separate
+dummy segment that carries no loss. Rows no wider than the padded batch keep the dense
+mask's quadratic cost below padding's, while the linear layers see only real tokens.
+
+In both, the label of each example's first token is set to -100, so the shifted loss never
+asks one example to predict the next one's first token: the loss equals the padded
+computation on the same examples.
 """
 
 from __future__ import annotations
@@ -41,11 +46,28 @@ def pack_rows(lengths: Sequence[int], row_tokens: int) -> list[list[int]]:
 class PackingCollator:
     """Examples ``{"input_ids", "labels"}`` → packed rows with restarting position ids."""
 
-    def __init__(self, pad_token_id: int, row_tokens: int = 2048) -> None:
+    def __init__(self, pad_token_id: int, row_tokens: int = 2048, flat: bool = False) -> None:
         self.pad_token_id = pad_token_id
         self.row_tokens = row_tokens
+        self.flat = flat
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._flat(examples) if self.flat else self._rows(examples)
+
+    def _flat(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        """One row, no padding; ``cu_seq_lens_q`` marks where each example starts."""
+        import torch
+
+        ids, labels, positions = self._row(examples)
+        bounds = [0]
+        for example in examples:
+            bounds.append(bounds[-1] + len(example["input_ids"]))
+        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
+                "position_ids": torch.tensor([positions]),
+                "cu_seq_lens_q": torch.tensor(bounds, dtype=torch.int32),
+                "num_real_tokens": torch.tensor(len(ids))}
+
+    def _rows(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
         lengths = [len(example["input_ids"]) for example in examples]
