@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftp.errors import UserError
+from ftp.plugins.data.fastbpe import piece_encoder
 from ftp.plugins.data.formatters import get_formatter
 
 IGNORE = -100
@@ -33,6 +34,11 @@ class EncodedData:
 
 def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of many texts, no special tokens added, batched."""
+    fast = piece_encoder(tokenizer)
+    if fast is not None:
+        ids = fast(texts)
+        if ids is not None:
+            return ids
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and getattr(tokenizer, "is_fast", False):
         # encode_batch_fast skips character offsets, which labels do not need.
