@@ -98,7 +98,7 @@ def test_loud_error_when_nothing_is_left_to_learn(tok):
 
 
 def test_batched_encoding_equals_one_by_one(tok):
-    records = [dict(ALPACA, output=f"label {i}") for i in range(50)] + [CHAT]
+    records = [dict(ALPACA, output=f"label {i}") for i in range(50)] + [CHAT, MULTI]
     together = encode_records(records, tok, batch_size=16).examples
     alone = [encode_records([r], tok).examples[0] for r in records]
     assert together == alone
@@ -121,3 +121,42 @@ def test_stats_and_show_commands(project, invoke, tiny_model, tmp_path):
     shown = invoke("data", "show", "--model", str(tiny_model), "--tokens", "5", "-n", "1")
     assert shown.exit_code == 0, shown.output
     assert "round trip ok" in shown.output and "'<|im_start|>'" in shown.output
+
+
+MULTI = {"format": "chat", "messages": [
+    {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Router down?"},
+    {"role": "assistant", "content": "Restart it"}, {"role": "user", "content": "Thanks"},
+    {"role": "assistant", "content": "Welcome"}]}
+
+
+def trained_spans(tok, example) -> list[str]:
+    spans, current = [], []
+    for token, label in zip(example["input_ids"], example["labels"], strict=True):
+        if label != IGNORE:
+            current.append(token)
+        elif current:
+            spans.append(tok.decode(current))
+            current = []
+    return spans + ([tok.decode(current)] if current else [])
+
+
+def test_multi_turn_chat_trains_every_assistant_turn(tok):
+    example = encode_records([MULTI], tok).examples[0]
+    full = tok.apply_chat_template(MULTI["messages"], tokenize=False)
+    assert tok.decode(example["input_ids"]) == full.rstrip("\n")
+    assert trained_spans(tok, example) == ["Hello<|im_end|>", "Restart it<|im_end|>",
+                                           "Welcome<|im_end|>"]
+    masked = tok.decode([t for t, lab in zip(example["input_ids"], example["labels"],
+                                             strict=True) if lab == IGNORE])
+    assert "Router down?" in masked and "Thanks" in masked and "Hello" not in masked
+    # the last turn alone is still what (prompt, response) formatters and eval see
+    prompt, reference = prompt_and_reference(MULTI, tok)
+    assert reference == "Welcome" and "Restart it" in prompt
+
+
+def test_multi_turn_truncation_keeps_the_earlier_turns(tok):
+    example = encode_records([MULTI], tok).examples[0]
+    cut = encode_records([MULTI], tok, max_length=len(example["input_ids"]) - 8,
+                         truncation="truncate").examples[0]
+    assert trained_spans(tok, cut)[:2] == ["Hello<|im_end|>", "Restart it<|im_end|>"]

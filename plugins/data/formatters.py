@@ -67,16 +67,60 @@ def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
 
 
 def chat_template(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+    """(prompt, response): the last assistant turn, everything before it as the prompt."""
+    segments = chat_segments(record, tokenizer)
+    return "".join(segments[:-1]), segments[-1]
+
+
+def chat_segments(record: dict[str, Any], tokenizer: Any) -> tuple[str, ...]:
+    """(prompt, response, prompt, response, ...): every assistant turn is a response.
+
+    Each assistant turn with text is replaced by a numbered sentinel and the conversation
+    rendered once; a response runs from its content to the end-of-turn token that follows
+    (trained, so the model learns to stop), the rest is prompt. A template that rewrites
+    contents (the sentinels do not come back once each, in order) is rendered twice
+    instead, and only its last turn is trained.
+    """
     if record.get("format") == "text":
         return "", record["text"]
     messages = [dict(m) for m in to_messages(record)]
-    response = messages[-1]["content"]
-    messages[-1]["content"] = SENTINEL
+    last = len(messages) - 1
+    turns = [i for i, m in enumerate(messages) if i == last or (
+        m.get("role") == "assistant" and isinstance(m.get("content"), str) and m["content"])]
+    contents = [messages[i]["content"] for i in turns]
+    marks = [f"{SENTINEL}{n}\u2063" for n in range(len(turns))]
+    for i, mark in zip(turns, marks, strict=True):
+        messages[i]["content"] = mark
     text = render_chat(tokenizer, messages)
-    if text.count(SENTINEL) == 1:
-        prompt, rest = text.split(SENTINEL)
-        return prompt, _trim(response + rest, tokenizer)
-    # A template that rewrites the content: render the prompt on its own instead.
+    parts = _split_marks(text, marks)
+    if parts is None:
+        return _render_twice(messages, contents[-1], tokenizer)
+    eos = _eos(tokenizer)
+    segments = [parts[0]]
+    for content, rest in zip(contents[:-1], parts[1:-1], strict=True):
+        end = rest.find(eos) if eos else -1
+        cut = end + len(eos) if end >= 0 and not rest[:end].strip() else 0
+        segments += [content + rest[:cut], rest[cut:]]
+    segments.append(_trim(contents[-1] + parts[-1], tokenizer))
+    return tuple(segments)
+
+
+chat_template.segments = chat_segments  # type: ignore[attr-defined]
+
+
+def _split_marks(text: str, marks: list[str]) -> list[str] | None:
+    """Text around each mark, or None unless every mark occurs once, in order."""
+    parts, rest = [], text
+    for mark in marks:
+        if text.count(mark) != 1 or mark not in rest:
+            return None
+        before, rest = rest.split(mark)
+        parts.append(before)
+    return parts + [rest]
+
+
+def _render_twice(messages: list[dict[str, Any]], response: str,
+                  tokenizer: Any) -> tuple[str, str]:
     messages[-1]["content"] = response
     prompt = render_chat(tokenizer, messages[:-1], add_generation_prompt=True)
     full = render_chat(tokenizer, messages)
@@ -84,9 +128,13 @@ def chat_template(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
                          tokenizer)
 
 
+def _eos(tokenizer: Any) -> str:
+    return _special_tokens(tokenizer)["eos_token"]
+
+
 def _trim(response: str, tokenizer: Any) -> str:
     """Drop what a template adds after the end-of-turn token (a newline, usually)."""
-    eos = tokenizer.eos_token or ""
+    eos = _eos(tokenizer)
     stripped = response.rstrip()
     return stripped if eos and stripped.endswith(eos) else response
 

@@ -8,7 +8,9 @@ prompt when training on responses only; EOS is appended so the model learns to s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +45,25 @@ def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     if backend is not None and getattr(tokenizer, "is_fast", False):
         # encode_batch_fast skips character offsets, which labels do not need.
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
-        return [enc.ids for enc in encode(list(texts), add_special_tokens=False)]
+        with _parallel():
+            return [enc.ids for enc in encode(list(texts), add_special_tokens=False)]
     return tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+
+
+@contextmanager
+def _parallel() -> Iterator[None]:
+    """Let this batch use every core, whatever the offline default said.
+
+    ``ftp.offline`` sets ``TOKENIZERS_PARALLELISM=false`` so forks (DataLoader workers)
+    do not warn; the Rust side reads the variable on every batch (checked: its thread
+    pool starts when it is set at run time), and it is restored, set, afterwards.
+    """
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        yield
+    finally:
+        os.environ["TOKENIZERS_PARALLELISM"] = before or "false"
 
 
 def _bos(tokenizer: Any) -> list[int]:
@@ -67,8 +86,9 @@ def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
     if truncation not in TRUNCATION:
         raise UserError(f"truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
     formatter = get_formatter(template)
+    formatter = getattr(formatter, "segments", formatter)  # every assistant turn, if it can
     encoder = _Encoder(tokenizer, max_length, truncation, train_on_responses_only)
-    batch: list[tuple[str, str]] = []
+    batch: list[tuple[str, ...]] = []
     for record in records:
         batch.append(formatter(record, tokenizer))
         if len(batch) >= batch_size:
@@ -89,24 +109,30 @@ class _Encoder:
         self.data = EncodedData()
         self.seen = 0
 
-    def add(self, pairs: list[tuple[str, str]]) -> None:
-        prompts = encode_texts(self.tokenizer, [p for p, _ in pairs])
-        responses = encode_texts(self.tokenizer, [r for _, r in pairs])
-        for prompt, response in zip(prompts, responses, strict=True):
+    def add(self, items: list[tuple[str, ...]]) -> None:
+        """Encode (prompt, response, prompt, response, ...) items in one batch call."""
+        ids = encode_texts(self.tokenizer, [text for item in items for text in item])
+        start = 0
+        for item in items:
             self.seen += 1
-            self._one(self.bos + prompt if self.bos else prompt, response)
+            self._one(ids[start:start + len(item)])
+            start += len(item)
 
-    def _one(self, prompt: list[int], response: list[int]) -> None:
+    def _one(self, parts: list[list[int]]) -> None:
         stats = self.data.stats
-        if not response or response == [self.eos]:  # only an EOS to learn: nothing
-            stats["no_labels"] += 1
+        if not any(part and part != [self.eos] for part in parts[1::2]):
+            stats["no_labels"] += 1  # only an EOS to learn: nothing
             stats["dropped"] += 1
             return
-        if self.eos is not None and response[-1] != self.eos:
-            response = response + [self.eos]
-        ids = prompt + response
-        mask = len(prompt) if self.responses_only else 0
-        labels = [IGNORE] * mask + ids[mask:]
+        if self.bos:
+            parts[0] = self.bos + parts[0]
+        if self.eos is not None and (not parts[-1] or parts[-1][-1] != self.eos):
+            parts[-1] = parts[-1] + [self.eos]
+        ids: list[int] = []
+        labels: list[int] = []
+        for index, part in enumerate(parts):
+            ids += part
+            labels += part if index % 2 or not self.responses_only else [IGNORE] * len(part)
         if len(ids) > self.max_length:
             if self.truncation == "error":
                 raise UserError(f"example {self.seen} has {len(ids)} tokens, more than "
@@ -117,7 +143,7 @@ class _Encoder:
                 return
             ids, labels = ids[:self.max_length], labels[:self.max_length]
             stats["truncated"] += 1
-        if all(label == IGNORE for label in labels):
+        if labels.count(IGNORE) == len(labels):
             stats["no_labels"] += 1
             stats["dropped"] += 1
             return
