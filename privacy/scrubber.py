@@ -79,7 +79,7 @@ class Scrubber:
     def __init__(self, analyzer: Any, *, tier: str, entities: list[str],
                  operators: dict[str, str], default_operator: str = "placeholder",
                  allow_list: list[str] | None = None, secret: bytes | None = None,
-                 batch_size: int = 1024, score_threshold: float = 0.3,
+                 batch_size: int = 256, score_threshold: float = 0.3,
                  workers: int = 1) -> None:
         from presidio_anonymizer import AnonymizerEngine
 
@@ -119,7 +119,7 @@ class Scrubber:
                    operators=dict(settings.get("operators") or {}),
                    default_operator=settings.get("default_operator", "placeholder"),
                    allow_list=settings.get("allow_list"), secret=secret,
-                   batch_size=int(settings.get("batch_size", 1024)),
+                   batch_size=int(settings.get("batch_size", 256)),
                    score_threshold=float(settings.get("score_threshold", 0.3)),
                    workers=int(settings.get("workers") or os.cpu_count() or 1))
 
@@ -130,8 +130,8 @@ class Scrubber:
 
         A batch of ``PARALLEL_MIN_TEXTS`` or more is split across ``workers`` forked
         processes (all cores by default), each analysing its contiguous part with
-        ``nlp.pipe`` in batches of ``batch_size`` (large: spaCy's NER runs ~1.5x faster on
-        1,000 short texts at a time than on 64).
+        ``nlp.pipe`` in batches of ``batch_size`` (256: on 1,000 short texts, one process,
+        ~10% faster than 64 and ~20% faster than 1,024 here).
         """
         if self.workers > 1 and len(texts) >= PARALLEL_MIN_TEXTS and context is None:
             return self._analyze_parallel(list(texts))
