@@ -1,6 +1,8 @@
 """Training data from the project's store, through the data pipeline's API.
 
-Supervised methods get ``{"input_ids", "labels"}`` examples from ``encode_records``; DPO
+Supervised methods get ``{"input_ids", "labels"}`` examples from ``encode_records``; raw
+text records (continued pre-training on domain documents) are tokenized whole and cut into
+``format.max_length`` pieces, so a long document is learnt in full rather than dropped; DPO
 gets ``{"prompt", "chosen", "rejected"}`` texts from preference records. A fraction's subset
 comes from the data pipeline, which nests smaller fractions inside larger ones.
 """
@@ -12,6 +14,7 @@ from typing import Any
 from ftp.errors import UserError
 
 PREFERENCE = "preference"
+TEXT = "text"
 
 
 def data_api() -> Any:
@@ -45,17 +48,50 @@ def encoded(project, records_: list[dict[str, Any]], tokenizer: Any,
         raise UserError("this dataset holds preference pairs (prompt/chosen/rejected)",
                         hint="train on it with --method dpo")
     fmt = project.config["format"]
-    result = data_api().encode_records(
-        records_, tokenizer, template=fmt["template"], max_length=fmt["max_length"],
-        truncation=fmt["truncation"], train_on_responses_only=fmt["train_on_responses_only"])
-    examples = [{"input_ids": list(e["input_ids"]), "labels": list(e["labels"])}
-                for e in result.examples]
+    texts = [r for r in records_ if r.get("format") == TEXT]
+    others = [r for r in records_ if r.get("format") != TEXT]
+    examples = text_chunks([r["text"] for r in texts], tokenizer, fmt["max_length"])
+    if others:
+        result = data_api().encode_records(
+            others, tokenizer, template=fmt["template"], max_length=fmt["max_length"],
+            truncation=fmt["truncation"], train_on_responses_only=fmt["train_on_responses_only"])
+        examples += [{"input_ids": list(e["input_ids"]), "labels": list(e["labels"])}
+                     for e in result.examples]
     if records_ and not examples and split == "train":
         raise UserError(
             f"every {split} example was dropped: all are longer than format.max_length "
             f"({fmt['max_length']}) or have no response tokens",
             hint="raise format.max_length or set format.truncation = \"truncate\"")
     return examples
+
+
+def text_chunks(texts: list[str], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
+    """Each document as BOS? + tokens + EOS, cut into pieces of at most ``max_length``.
+
+    Every token carries loss (continued pre-training); a piece of one token has nothing to
+    predict and is left out. A document's pieces stay in order, one example each.
+    """
+    if not texts:
+        return []
+    from ftp.plugins.data.tokenize import encode_texts
+
+    bos, eos = _bos(tokenizer), tokenizer.eos_token_id
+    found = []
+    for ids in encode_texts(tokenizer, texts):
+        stream = bos + list(ids) + ([eos] if eos is not None else [])
+        for start in range(0, len(stream), max_length):
+            piece = stream[start:start + max_length]
+            if len(piece) > 1:
+                found.append({"input_ids": piece, "labels": list(piece)})
+    return found
+
+
+def _bos(tokenizer: Any) -> list[int]:
+    """BOS when the tokenizer adds one by default (as the data pipeline's encoder does)."""
+    if tokenizer.bos_token_id is None:
+        return []
+    ids = tokenizer("a")["input_ids"]
+    return [tokenizer.bos_token_id] if ids and ids[0] == tokenizer.bos_token_id else []
 
 
 def preference_pairs(records_: list[dict[str, Any]]) -> list[dict[str, str]]:
