@@ -1,55 +1,68 @@
-"""Two-process DDP on CPU (gloo) through torchrun: ranks agree, only rank 0 writes."""
+"""Two-process DDP on CPU (gloo), launched as users do (`torchrun -m ftp train`, `accelerate
+launch -m ftp train`): ranks agree, only rank 0 writes to the store."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.test_train_support import import_records, make_records, write_config
 
-# Each rank dumps its final loss and a checksum of its trainable weights, then exits.
-DRIVER = """
-import json, os, sys
-import torch
-from ftp.plugins.training import engine
+# A sitecustomize on PYTHONPATH: in each worker (RANK set) it wraps the trainer so the rank
+# dumps its final loss and a checksum of its trainable weights; `-m ftp` itself runs as is.
+SPY = """
+import json, os
 
-original = engine.train_supervised
+def _spy():
+    from ftp.offline import go_offline
+    go_offline()
+    import torch
+    from ftp.plugins.training import engine
+    original = engine.train_supervised
 
-def spy(job, model, tokenizer):
-    summary = original(job, model, tokenizer)
-    weights = sum(float(p.detach().double().sum()) for p in model.parameters()
-                  if p.requires_grad)
-    out = os.path.join(os.environ["RANK_DIR"], "rank%s.json" % os.environ["RANK"])
-    with open(out, "w") as handle:
-        json.dump({"loss": summary.get("final_loss"), "weights": weights,
-                   "steps": summary["steps"], "world": torch.distributed.get_world_size()},
-                  handle)
-    return summary
+    def spy(job, model, tokenizer):
+        summary = original(job, model, tokenizer)
+        weights = sum(float(p.detach().double().sum()) for p in model.parameters()
+                      if p.requires_grad)
+        out = os.path.join(os.environ["RANK_DIR"], "rank%s.json" % os.environ["RANK"])
+        with open(out, "w") as handle:
+            json.dump({"loss": summary.get("final_loss"), "weights": weights,
+                       "steps": summary["steps"],
+                       "world": torch.distributed.get_world_size()}, handle)
+        return summary
 
-engine.train_supervised = spy
-from ftp.cli import main
-main(sys.argv[1:])
+    engine.train_supervised = spy
+
+if "RANK" in os.environ and "RANK_DIR" in os.environ:
+    _spy()
 """
+BIN = Path(sys.executable).parent
+LAUNCHERS = {
+    "torchrun": [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", "-m", "ftp"],
+    "accelerate": [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                   "--main_process_port", "0", "-m", "ftp"],
+}
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None and not os.path.exists(
-    os.path.join(os.path.dirname(sys.executable), "torchrun")), reason="torchrun missing")
-def test_two_process_ddp_on_cpu(project, tiny_model, tmp_path):
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_process_ddp_on_cpu(project, tiny_model, tmp_path, launcher):
+    if not Path(LAUNCHERS[launcher][0]).exists():
+        pytest.skip(f"{launcher} missing")
     write_config(project, str(tiny_model), max_steps=3, batch_size=2, lora_dropout=0.0)
     import_records(project, make_records(24))
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    env = {**os.environ, "RANK_DIR": str(tmp_path), "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": str(project.root.parent)}
-    done = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(driver),
-                           "-q", "train", "--name", "ddp"], cwd=project.root, env=env,
-                          capture_output=True, text=True, timeout=600)
+    (tmp_path / "sitecustomize.py").write_text(SPY)
+    path = os.pathsep.join([str(tmp_path), str(project.root.parent),
+                            os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "RANK_DIR": str(tmp_path), "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    done = subprocess.run([*LAUNCHERS[launcher], "-q", "train", "--name", "ddp"],
+                          cwd=project.root, env=env, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == ranks[1]["world"] == 2
