@@ -22,7 +22,11 @@ from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, r
 
 DEFAULT_ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
                     "IBAN_CODE", "IP_ADDRESS", "LOCATION"]
-Item = tuple[int, str, int | None, str]  # (record index, field, message index, text)
+# (record index, field, path inside the field's value, text); the path is empty for a plain
+# string field and e.g. (2, "tool_calls", 0, "function", "arguments") inside chat messages.
+Item = tuple[int, str, tuple, str]
+# Keys whose values are structure, never free text (roles, ids, the record's format name).
+STRUCTURAL_KEYS = frozenset({"role", "type", "id", "tool_call_id", "format"})
 # Fewer texts than this are analysed in this process (forking costs more than it saves).
 PARALLEL_MIN_TEXTS = 128
 
@@ -229,14 +233,9 @@ class Scrubber:
             self._report["dropped"] += 1
             return None
         out = copy.deepcopy(record) if found else dict(record)
-        for (_, field, message, text), results in found:
-            if not results:
-                continue
-            scrubbed = self._replace(text, results)
-            if message is None:
-                out[field] = scrubbed
-            else:
-                out[field][message]["content"] = scrubbed
+        for (_, field, path, text), results in found:
+            if results:
+                _set_path(out, (field, *path), self._replace(text, results))
         return out
 
     # report ----------------------------------------------------------------------------
@@ -267,9 +266,24 @@ def _texts_of(index: int, record: dict, fields: list[str] | None) -> Iterator[It
     for field, value in record.items():
         if fields is not None and field not in fields:
             continue
-        if isinstance(value, str):
-            yield index, field, None, value
-        elif isinstance(value, list):
-            for position, message in enumerate(value):
-                if isinstance(message, dict) and isinstance(message.get("content"), str):
-                    yield index, field, position, message["content"]
+        for path, text in _strings_in(value):
+            yield index, field, path, text
+
+
+def _strings_in(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every free-text string inside ``value`` (chat messages, tool-call arguments...)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _strings_in(item, (*path, position))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in STRUCTURAL_KEYS:
+                yield from _strings_in(item, (*path, key))
+
+
+def _set_path(container: Any, path: tuple, value: str) -> None:
+    for step in path[:-1]:
+        container = container[step]
+    container[path[-1]] = value

@@ -87,6 +87,20 @@ def test_records_keep_order_scrub_chat_content_and_report_per_field():
                                 "messages": {"IP_ADDRESS": 1}}
 
 
+def test_tool_calls_and_content_parts_are_scrubbed_too():
+    record = {"format": "chat", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "mail ana@example.com"}]},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function",
+         "function": {"name": "lookup", "arguments": '{"ip": "10.1.2.3"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "owner: bo@x.org"}]}
+    (out,) = scrubber().scrub_records([record])
+    assert out["messages"][0]["content"][0] == {"type": "text", "text": "mail <EMAIL_ADDRESS>"}
+    call = out["messages"][1]["tool_calls"][0]
+    assert call["function"] == {"name": "lookup", "arguments": '{"ip": "<IP_ADDRESS>"}'}
+    assert call["id"] == "call_1" and out["messages"][2]["content"] == "owner: <EMAIL_ADDRESS>"
+    assert out["format"] == "chat" and out["messages"][2]["tool_call_id"] == "call_1"
+
+
 def test_scrub_records_streams_lazily():
     seen = []
 
