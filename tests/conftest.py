@@ -18,7 +18,9 @@ from ftp.plugin_manager import get_plugin_manager, reset_plugin_manager  # noqa:
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHDATA = Path(os.environ.get("FTP_BENCHDATA", REPO_ROOT.parent / "shared" / "benchdata"))
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Tiny models run several times faster on one thread than on two (thread overhead dominates);
+# subprocesses (torchrun, the CLI) inherit this too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +82,10 @@ def register_plugin():
 def _fresh_plugin_manager():
     reset_plugin_manager()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
