@@ -56,7 +56,7 @@ def _varlen(query: Any, key: Any, value: Any, bounds: Any, scaling: float | None
     try:
         out = varlen_attn(q, k, v, cu, cu, longest, longest, scale=scaling,
                           window_size=(-1, 0), enable_gqa=groups > 1)
-    except (RuntimeError, TypeError, NotImplementedError):
+    except (RuntimeError, TypeError, ValueError, NotImplementedError):  # dtype, GPU, version
         return None
     return out.unsqueeze(0)
 
