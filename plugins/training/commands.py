@@ -37,7 +37,8 @@ def register_commands(cli: click.Group) -> None:
 @click.option("--gradient-accumulation", type=int)
 @click.option("--seed", type=int)
 @click.option("--packing/--no-packing", default=None, help="Pack examples (default on).")
-@click.option("--pack-tokens", type=int, help="Tokens per packed row.")
+@click.option("--pack-tokens", type=int,
+              help="Row width cap where packing falls back to several rows.")
 @click.option("--lora-r", type=int)
 @click.option("--lora-alpha", type=int)
 @click.option("--dora/--no-dora", default=None)
