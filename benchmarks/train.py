@@ -10,7 +10,8 @@ after a warm-up step, by wall clock and by process CPU time, which a shared mach
 disturbs less), their ratio, peak RSS, the load average, and the loss difference between
 ftp's and the padded computation on identical batches.
 
-    python benchmarks/train.py [--quick] [--models tiny,smollm2-135m-instruct]
+    python benchmarks/train.py [--quick] [--models tiny,smollm2-135m-instruct:4]
+    (NAME:BATCH sets one model's batch size; --batch the others')
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, one repeat")
-    parser.add_argument("--models", default="tiny,smollm2-135m-instruct")
+    parser.add_argument("--models", default="tiny,smollm2-135m-instruct:4")
     parser.add_argument("--arm"), parser.add_argument("--folder")
     parser.add_argument("--steps", type=int), parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int)
@@ -245,10 +246,15 @@ def main() -> None:
         return
     results = []
     repeats = args.repeats or (1 if args.quick else 2)
-    for name in args.models.split(","):
+    for spec in args.models.split(","):  # NAME or NAME:BATCH
+        name, _, batch = spec.partition(":")
+        batch = int(batch or args.batch)
         steps = args.steps or (3 if args.quick else 4) + (3 if name == "tiny" else 0)
-        found = bench_model(name, steps, args.batch, args.median, args.threads,
-                            repeats=repeats)
+        try:
+            found = bench_model(name, steps, batch, args.median, args.threads,
+                                repeats=repeats)
+        except RuntimeError as error:  # e.g. an arm killed for memory: say so, go on
+            found = {"model": name, "batch_size": batch, "error": str(error)[:300]}
         if found:
             results.append(found)
     payload = {"benchmark": "train", "device": "cpu", "cpus": os.cpu_count(),
