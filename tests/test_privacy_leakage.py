@@ -7,6 +7,7 @@ import json
 import shutil
 
 import pytest
+from privacy_helpers import memorise_texts
 
 from ftp.privacy.canaries import canary_records, make_canaries, stored_canaries
 from ftp.privacy.leakage import audit_model, canary_context, exposure, load_model
@@ -47,18 +48,8 @@ def test_exposure_is_rank_based_in_bits():
 
 
 def _memorise(model, tokenizer, canaries, steps: int = 80) -> None:
-    import torch
-
-    torch.manual_seed(0)
     texts = [canary_context(tokenizer, c) + c["secret"] + "." for c in canaries]
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    memorise_texts(model, tokenizer, texts, steps)
     model.eval()
 
 

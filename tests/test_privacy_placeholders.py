@@ -9,6 +9,7 @@ import json
 import random
 
 import pytest
+from privacy_helpers import memorise_texts
 
 from ftp.privacy.placeholders import RawIndex, Site, record_sites, site_figures, summarise
 
@@ -67,23 +68,13 @@ def _raw_records(n: int = 24) -> list[dict[str, str]]:
 
 def _memorise(project, model_path, folder, steps: int = 60) -> None:
     """Plain torch steps on the stored (scrubbed) training texts, as `ftp train` would."""
-    import torch
-
     from ftp.plugins.data.api import load_records
     from ftp.plugins.data.formatters import chat_template
     from ftp.privacy.leakage import load_model
 
     model, tokenizer = load_model(model_path)
     texts = ["".join(chat_template(r, tokenizer)) for r in load_records(project)]
-    torch.manual_seed(0)
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    memorise_texts(model, tokenizer, texts, steps)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
