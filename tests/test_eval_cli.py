@@ -22,9 +22,11 @@ def _eval(invoke, model, *extra):
     return invoke("eval", str(model), *ARGS, *extra)
 
 
-def test_eval_stores_results_samples_and_reuses_them(project, invoke, arc, tiny_model):
+def test_eval_stores_results_samples_and_reuses_them(project, invoke, arc, tiny_model, capfd):
     first = _eval(invoke, tiny_model, "--json")
     assert first.exit_code == 0, first.output
+    # the project folder is no git checkout: lm-eval's git lookup must not print "fatal: ..."
+    assert "not a git repository" not in capfd.readouterr().err
     report = json.loads(first.stdout[first.stdout.index("{"):])
     acc = {r["metric"]: r for r in report["results"]}["acc"]
     assert acc["n"] == 10 and 0 <= acc["value"] <= 1 and report["cached"] == []

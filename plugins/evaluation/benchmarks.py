@@ -83,6 +83,7 @@ def simple_evaluate(lm: Any, include_path: Path, names: list[str], settings) -> 
     from lm_eval.tasks import TaskManager
 
     manager = TaskManager(include_path=str(include_path), include_defaults=False)
+    _quiet_git_hash()
     try:
         return lm_eval.simple_evaluate(
             model=lm, tasks=list(names), task_manager=manager, num_fewshot=settings.shots,
@@ -91,6 +92,24 @@ def simple_evaluate(lm: Any, include_path: Path, names: list[str], settings) -> 
             fewshot_random_seed=settings.seed, verbosity="ERROR")
     except FileNotFoundError as error:
         raise NotFound(f"benchmark data file missing: {error}") from None
+
+
+def _quiet_git_hash() -> None:
+    """lm-eval records ``git describe`` of the working folder; outside a git checkout git
+    prints "fatal: not a git repository" to the user's terminal. Same lookup, stderr muted."""
+    import subprocess
+
+    import lm_eval.evaluator
+
+    def git_hash() -> str | None:
+        try:
+            found = subprocess.run(["git", "describe", "--always"], capture_output=True,
+                                   text=True, check=False)
+        except OSError:
+            return None
+        return found.stdout.strip() or None
+
+    lm_eval.evaluator.get_git_commit_hash = git_hash
 
 
 def result_rows(output: dict[str, Any]) -> list[dict[str, Any]]:
