@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftp.output import format_value
+from ftp.plugins.training.curves import line_label
 
 
 @dataclass
@@ -59,9 +60,12 @@ def sections(data: dict[str, Any], plots: dict[str, str | None]) -> list[Section
                  for r in data["runs"]]),
         Section("Loss curves", ["run", "split", "metric", "points", "first", "last"], loss_rows,
                 plots.get("loss"), "No loss was logged for these runs."),
-        Section("Learning curve (sweep)", ["x", "task", "metric", "value"],
-                [[p["x"], p["task"], p["metric"], p["value"]] for p in data["sweeps"]],
-                plots.get("sweeps"), "No sweep points among these runs."),
+        Section("Learning curve (sweep)", ["model / method", "examples", "task", "metric",
+                                           "value ± stderr"],
+                [[line_label(p), p["examples"], p["task"], p["metric"],
+                  _fmt(p["value"]) + (f" ± {_fmt(p['stderr'])}" if p["stderr"] is not None
+                                      else "")] for p in data["sweeps"]],
+                plots.get("sweeps"), "No sweep among these runs."),
         Section("Benchmark and test-set scores", ["run", "task", "metric", "value ± stderr", "n",
                                                   "change vs first"],
                 _results_rows(data["results"]), plots.get("results"), "No evaluation results."),

@@ -14,8 +14,6 @@ from typing import Any
 
 from ftp.store import RunRecord, Store
 
-SWEEP_X = ("data_fraction", "fraction", "examples", "n_examples", "limit")
-
 
 def _loads(text: Any, default: Any) -> Any:
     if not text:
@@ -152,20 +150,6 @@ def _gates(store: Store, runs: list[RunRecord]) -> list[dict[str, Any]]:
 
 
 def _sweeps(store: Store, runs: list[RunRecord]) -> list[dict[str, Any]]:
-    """Learning curves: each sweep point's x (data fraction, examples...) from its config,
-    y from its eval results and its last validation loss."""
-    points = []
-    for run in runs:
-        x = next((run.config[k] for k in SWEEP_X if isinstance(run.config.get(k), (int, float))),
-                 None)
-        if run.kind != "sweep-point" or x is None:
-            continue
-        for row in store.eval_results(run.id):
-            points.append({"parent": run.parent_id, "x": x, "task": row["task"],
-                           "metric": row["metric"], "value": row["value"],
-                           "stderr": row["stderr"]})
-        validation = [r for r in store.metrics(run.id, "loss") if r["split"] == "validation"]
-        if validation:
-            points.append({"parent": run.parent_id, "x": x, "task": "validation",
-                           "metric": "loss", "value": validation[-1]["value"], "stderr": None})
-    return points
+    """Learning curves: the scores a sweep run stored for its points (model, method,
+    training examples, task, metric, value, stderr), as `ftp sweep` drew them."""
+    return [row for run in runs if run.kind == "sweep" for row in run.summary.get("curve", [])]

@@ -76,19 +76,12 @@ def errors_plot(errors: dict[str, Any]) -> str | None:
 
 
 def sweep_plot(points: list[dict[str, Any]]) -> str | None:
+    """The sweep's learning curves, drawn as `ftp sweep` draws its PNG."""
     if not points:
         return None
-    plt, fig, ax = _figure()
-    for key in dict.fromkeys((p["task"], p["metric"]) for p in points):
-        series = sorted((p for p in points if (p["task"], p["metric"]) == key),
-                        key=lambda p: p["x"])
-        ax.errorbar([p["x"] for p in series], [p["value"] for p in series],
-                    yerr=[p["stderr"] or 0.0 for p in series], marker="o", capsize=3,
-                    label=f"{key[0]} {key[1]}")
-    ax.set_xlabel("training data")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(plt, fig)
+    from ftp.plugins.training.curves import figure
+
+    return _png(*figure(points))
 
 
 def all_plots(data: dict[str, Any]) -> dict[str, str | None]:

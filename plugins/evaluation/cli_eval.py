@@ -47,6 +47,14 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
                           + "; ".join(f"{d['gate']}: {d['reason']}" for d in failed))
 
 
+def configured(config: dict[str, Any]) -> tuple[list[str], Any]:
+    """The suite and settings an [eval] table names: what `ftp eval MODEL` runs without flags
+    (e.g. for the sweep's points). Bad values raise UserError."""
+    suite = config.get("suite", ["testset"])
+    return ([suite] if isinstance(suite, str) else list(suite),
+            _settings(config, None, None, None, 1234, None))
+
+
 def _settings(config: dict[str, Any], limit, shots, batch_size, seed, device,
               sampling=(None, None)):
     from ftp.plugins.evaluation.job import EvalSettings

@@ -125,7 +125,8 @@ def _csv(value: str | None, cast=str) -> list:
 @click.option("--resume", "resume_ref", metavar="RUN", help="Continue an interrupted sweep.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def sweep(fractions, models, methods, dataset, max_steps, epochs, resume_ref, as_json) -> None:
-    """Train every model x method x data fraction, evaluate, draw the learning curve."""
+    """Train every model x method x data fraction, evaluate each on the test split and on
+    ftp.toml's [eval] suite (as `ftp eval` does), draw the learning curves."""
     from ftp.plugins.training.sweep import run_sweep
     from ftp.project import Project
 

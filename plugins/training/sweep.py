@@ -1,5 +1,6 @@
 """Sweeps: every (model, method, fraction) trained on nested data subsets, each evaluated on
-the test split, and a learning curve drawn from the results.
+the test split (loss) and on ftp.toml's [eval] suite (testset, benchmarks) the way `ftp eval`
+runs it, and learning curves drawn from the results (curves.py).
 
 A sweep is a run of kind ``sweep``; its points are train runs with it as parent. Resuming
 a sweep skips the points that finished and trains (or resumes) the rest.
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp.errors import UserError
+from ftp.plugins.training import curves
 from ftp.progress import info
 
 
@@ -32,6 +34,8 @@ def run_sweep(project, config: dict[str, Any], resume_ref: str | None = None):
     """Train and evaluate every point; returns the finished sweep RunRecord."""
     points = plan(config["models"], config["methods"], config["fractions"])
     if resume_ref is None:
+        # the evaluation settings are pinned with the sweep: a resumed sweep scores alike
+        config = {**config, "eval": dict(project.config.get("eval", {}))}
         _check_first_point(project, config, points[0])
         with project.run("sweep", config=config) as sweep:
             _run_points(project, sweep, points, config)
@@ -51,12 +55,13 @@ def run_sweep(project, config: dict[str, Any], resume_ref: str | None = None):
 
 
 def _check_first_point(project, config: dict[str, Any], point: dict[str, Any]) -> None:
-    """Bad models, methods or data fail before the sweep is recorded."""
+    """Bad models, methods, data or eval suite fail before the sweep is recorded."""
     from ftp.plugins.training import run as runner
 
     for model in config["models"]:
         for method in config["methods"]:
             runner.prepare(project, _options(config, {**point, "model": model, "method": method}))
+    check_suite(project, config["eval"])
 
 
 def _options(config: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +74,8 @@ def _run_points(project, sweep, points: list[dict[str, Any]], config: dict[str, 
     from ftp.plugins.training import run as runner
 
     done = {r.name: r for r in project.store.list_runs(kind="train") if r.parent_id == sweep.id}
-    rows = []
+    suite, settings = eval_plan(config.get("eval", project.config.get("eval", {})))
+    rows: list[dict[str, Any]] = []
     for index, point in enumerate(points, 1):
         name = point_name(sweep.id, point)
         info(f"sweep point {index}/{len(points)}: {name}")
@@ -81,38 +87,68 @@ def _run_points(project, sweep, points: list[dict[str, Any]], config: dict[str, 
         else:
             child = runner.train(project, _options(config, point), name=name,
                                  parent_id=sweep.id)
-        if not project.store.eval_results(child.id):
-            evaluate_point(project, child)
-        rows.append(_row(project, child, point))
-    curve = draw_learning_curve(rows, Path(sweep.artifacts_path) / "learning_curve.png")
-    sweep.summary.update({"points": len(rows), "learning_curve": str(curve),
-                          "metric": rows[0]["metric"] if rows else None})
+        rows += evaluate_point(project, child, point, suite, settings)
+    curve = curves.save(rows, Path(sweep.artifacts_path) / "learning_curve.png")
+    keys = curves.panels(rows)
+    primary = next((k for k in keys if k[0] != "test_loss"), keys[0] if keys else None)
+    sweep.summary.update({"points": len(points), "learning_curve": str(curve), "curve": rows,
+                          "metric": " ".join(primary) if primary else None})
 
 
-def _row(project, child, point: dict[str, Any]) -> dict[str, Any]:
-    results = project.store.eval_results(child.id)
-    primary = next((r for r in results if r["task"] != "test_loss"), None) or results[0]
-    return {**point, "run_id": child.id, "examples": child.summary.get("train_examples"),
-            "metric": f"{primary['task']} {primary['metric']}", "value": primary["value"],
-            "stderr": primary["stderr"]}
-
-
-def evaluate_point(project, child) -> None:
-    """Test loss always; the ``testset`` evaluator's scores where that plugin exists."""
+def eval_plan(config: dict[str, Any]) -> tuple[list[str], Any]:
+    """The [eval] suite and settings, as `ftp eval` runs them (the evaluation plugin's own);
+    no suite when that plugin is not loaded (the test loss is still computed)."""
     from ftp import registry
 
-    rows = [test_loss(project, child)]
-    evaluators = registry.collect("evaluators")
-    if "testset" in evaluators:
-        from ftp.plugins.evaluation.job import EvalJob, EvalSettings
+    if not registry.collect("evaluators"):
+        return [], None
+    from ftp.plugins.evaluation.cli_eval import configured
 
-        cfg = project.config["eval"]
-        settings = EvalSettings(limit=cfg["limit"] or None, batch_size=cfg["batch_size"],
-                                max_new_tokens=cfg["max_new_tokens"])
-        job = EvalJob(model_ref=str(child.id), settings=settings, project=project, run=child)
-        rows += [{"task": r.get("task", "testset"), **r}
-                 for r in evaluators["testset"].obj(job)]
-    project.store.add_eval_results(child.id, [_clean(r) for r in rows if r is not None])
+    return configured(config)
+
+
+def check_suite(project, config: dict[str, Any]) -> None:
+    """Unknown evaluators, benchmarks not imported, no test split: said before any training
+    (each evaluator's fingerprint reads its data without a model)."""
+    suite, settings = eval_plan(config)
+    if not suite:
+        return
+    from ftp.plugins.evaluation.job import EvalJob
+    from ftp.plugins.evaluation.runner import resolve_evaluators
+
+    job = EvalJob(model_ref="", settings=settings, project=project)
+    for _, evaluator in resolve_evaluators(suite):
+        if callable(getattr(evaluator, "fingerprint", None)):
+            evaluator.fingerprint(job)
+
+
+def evaluate_point(project, child, point: dict[str, Any], suite: list[str],
+                   settings: Any) -> list[dict[str, Any]]:
+    """Test loss on the train run; the suite through `ftp eval`'s path (an eval run that is
+    the train run's child, result cache included); both skipped when already stored."""
+    store = project.store
+    stored = [r for r in store.eval_results(child.id) if r["task"] == "test_loss"]
+    if not stored:
+        stored = [row for row in [test_loss(project, child)] if row is not None]
+        store.add_eval_results(child.id, [_clean(r) for r in stored])
+    results = list(stored)
+    if suite:
+        run = _finished_eval(project, child)
+        if run is None:
+            from ftp.plugins.evaluation.runner import evaluate
+
+            run = evaluate(project, str(child.id), suite, settings, name=f"{child.name}-eval").run
+        found = store.eval_results(run.id)
+        results += [r for r in found if r["task"] in suite] or found
+    base = {**point, "run_id": child.id, "examples": child.summary.get("train_examples")}
+    return [{**base, **_clean(r)} for r in results]
+
+
+def _finished_eval(project, child):
+    found = [r for r in project.store.list_runs(kind="eval")
+             if r.parent_id == child.id and r.status == "finished"
+             and r.name == f"{child.name}-eval"]
+    return found[-1] if found else None
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -145,30 +181,3 @@ def test_loss(project, child) -> dict[str, Any] | None:
     var = sum((v - mean) ** 2 for v in losses) / (len(losses) - 1) if len(losses) > 1 else 0.0
     return {"task": "test_loss", "metric": "loss", "value": mean,
             "stderr": (var / len(losses)) ** 0.5, "n": len(losses)}
-
-
-def draw_learning_curve(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Score against training examples, one line per model/method, standard-error bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
-    lines: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in rows:
-        lines.setdefault((Path(row["model"]).name, row["method"]), []).append(row)
-    for (model, method), points in lines.items():
-        points.sort(key=lambda r: r["fraction"])
-        xs = [r["examples"] or r["fraction"] for r in points]
-        axes.errorbar(xs, [r["value"] for r in points], yerr=[r["stderr"] or 0 for r in points],
-                      marker="o", capsize=3, label=f"{model} / {method}")
-    axes.set_xlabel("training examples")
-    axes.set_ylabel(rows[0]["metric"] if rows else "score")
-    axes.set_title("Learning curve")
-    axes.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
