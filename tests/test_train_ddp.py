@@ -27,11 +27,16 @@ def _spy():
 
     def spy(job, model, tokenizer):
         summary = original(job, model, tokenizer)
-        weights = sum(float(p.detach().double().sum()) for p in model.parameters()
-                      if p.requires_grad)
+        weights = 0.0
+        for p in model.parameters():  # an FSDP-sharded one is gathered (every rank, in order)
+            if p.requires_grad:
+                full = p.full_tensor() if hasattr(p, "full_tensor") else p
+                weights += float(full.detach().double().sum())
         out = os.path.join(os.environ["RANK_DIR"], "rank%s.json" % os.environ["RANK"])
+        sharded = any(hasattr(p, "full_tensor") for p in model.parameters())
         with open(out, "w") as handle:
             json.dump({"loss": summary.get("final_loss"), "weights": weights,
+                       "sharded": sharded,
                        "steps": summary["steps"],
                        "world": torch.distributed.get_world_size()}, handle)
         return summary
@@ -50,21 +55,26 @@ LAUNCHERS = {
 }
 
 
-@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
-def test_two_process_ddp_on_cpu(project, tiny_model, tmp_path, launcher):
+def launch(launcher: str, project, tmp_path: Path, *args: str) -> list[dict]:
+    """Run `ftp -q train ARGS` in 2 processes; each rank's spy report."""
     if not Path(LAUNCHERS[launcher][0]).exists():
         pytest.skip(f"{launcher} missing")
-    write_config(project, str(tiny_model), max_steps=3, batch_size=2, lora_dropout=0.0)
-    import_records(project, make_records(24))
     (tmp_path / "sitecustomize.py").write_text(SPY)
     path = os.pathsep.join([str(tmp_path), str(project.root.parent),
                             os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "RANK_DIR": str(tmp_path), "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
-    done = subprocess.run([*LAUNCHERS[launcher], "-q", "train", "--name", "ddp"],
+    done = subprocess.run([*LAUNCHERS[launcher], "-q", "train", *args],
                           cwd=project.root, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_two_process_ddp_on_cpu(project, tiny_model, tmp_path, launcher):
+    write_config(project, str(tiny_model), max_steps=3, batch_size=2, lora_dropout=0.0)
+    import_records(project, make_records(24))
+    ranks = launch(launcher, project, tmp_path, "--name", "ddp")
     assert ranks[0]["world"] == ranks[1]["world"] == 2
     assert ranks[0]["steps"] == ranks[1]["steps"] == 3
     assert ranks[0]["weights"] == pytest.approx(ranks[1]["weights"], rel=1e-9, abs=1e-9)

@@ -58,11 +58,14 @@ def _looks_like_path(ref: str) -> bool:
 
 
 def load_model(ref: str | Path, project: Project | None = None, *, dtype: Any = None,
-               device: Any = None, for_training: bool = False) -> tuple[Any, Any]:
-    """Load ``(model, tokenizer)`` for a model reference or a train run of ``project``."""
+               device: Any = None, for_training: bool = False,
+               distributed: Any = None) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` for a model reference or a train run of ``project``.
+    ``distributed``: a transformers ``DistributedConfig`` (e.g. FSDP2 sharding at load)."""
     from ftp.plugins.models.loading import load
 
-    return load(str(ref), project, dtype=dtype, device=device, for_training=for_training)
+    return load(str(ref), project, dtype=dtype, device=device, for_training=for_training,
+                distributed=distributed)
 
 
 __all__ = ["DEFAULT_MODEL", "load_model", "resolve_model"]

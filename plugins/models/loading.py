@@ -27,14 +27,16 @@ def default_dtype(device: Any = None) -> Any:
 
 
 def load(ref: str, project: Project | None, *, dtype: Any = None, device: Any = None,
-         for_training: bool = False) -> tuple[Any, Any]:
+         for_training: bool = False, distributed: Any = None) -> tuple[Any, Any]:
     run = find_train_run(project, ref)
     if run is not None:
-        return load_run(run, dtype=dtype, device=device, for_training=for_training)
+        return load_run(run, dtype=dtype, device=device, for_training=for_training,
+                        distributed=distributed)
     from ftp.plugins.models import resolve_model
 
     folder = resolve_model(ref)
-    model = load_folder(folder, dtype=dtype, device=device, for_training=for_training)
+    model = load_folder(folder, dtype=dtype, device=device, for_training=for_training,
+                        distributed=distributed)
     return model, load_tokenizer(folder)
 
 
@@ -62,31 +64,32 @@ def final_model_path(run: RunRecord) -> Path:
 
 
 def load_run(run: RunRecord, *, dtype: Any = None, device: Any = None,
-             for_training: bool = False) -> tuple[Any, Any]:
+             for_training: bool = False, distributed: Any = None) -> tuple[Any, Any]:
     """The base model with the run's adapter applied, or the run's full weights."""
     final = final_model_path(run)
     tokenizer = load_tokenizer(final if (final / "tokenizer_config.json").is_file() else None,
                                fallback=run.model)
     if not (final / "adapter_config.json").is_file():
-        return load_folder(final, dtype=dtype, device=device,
-                           for_training=for_training), tokenizer
+        return load_folder(final, dtype=dtype, device=device, for_training=for_training,
+                           distributed=distributed), tokenizer
     from peft import PeftModel
 
     from ftp.plugins.models import resolve_model
 
     base = load_folder(resolve_model(run.model), dtype=dtype, device=device,
-                       for_training=for_training)
+                       for_training=for_training, distributed=distributed)
     model = PeftModel.from_pretrained(base, str(final), is_trainable=for_training)
     return model, tokenizer
 
 
 def load_folder(folder: Path, *, dtype: Any = None, device: Any = None,
-                for_training: bool = False) -> Any:
+                for_training: bool = False, distributed: Any = None) -> Any:
     from transformers import AutoModelForCausalLM
 
+    extra = {"distributed_config": distributed} if distributed is not None else {}
     try:
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype or
-                                                     default_dtype(device))
+                                                     default_dtype(device), **extra)
     except (OSError, ValueError) as error:
         raise UserError(f"{folder}: cannot load the model ({error})") from None
     if device is not None:

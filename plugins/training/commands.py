@@ -48,6 +48,9 @@ def register_commands(cli: click.Group) -> None:
 @click.option("--save-steps", type=int, help="Checkpoint every N steps.")
 @click.option("--eval-steps", type=int)
 @click.option("--early-stopping-patience", type=int)
+@click.option("--fsdp", "distributed", flag_value="fsdp", default=None,
+              help="Under torchrun/accelerate: shard the model across the processes (FSDP2) "
+                   "instead of copying it to each (DDP). lora, freeze and full.")
 @click.option("--resume", "resume_ref", metavar="RUN", help="Resume a failed or killed run.")
 @click.option("--dry-run", is_flag=True, help="Run a few steps; print time per epoch, memory.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

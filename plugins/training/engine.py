@@ -86,6 +86,10 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
         disable_tqdm=True, ddp_backend="gloo" if not cuda and _world_size() > 1 else None,
         ddp_find_unused_parameters=False, save_only_model=False, prediction_loss_only=True,
     )
+    if s.get("distributed") == "fsdp" and _world_size() > 1:
+        # transformers cannot checkpoint the optimizer state of a model sharded at load time:
+        # FSDP checkpoints hold the model only (a NaN stop keeps one; they do not resume)
+        values["save_only_model"] = True
     if has_eval and s["early_stopping_patience"]:
         values.update(load_best_model_at_end=True, metric_for_best_model="eval_loss",
                       greater_is_better=False)

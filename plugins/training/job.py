@@ -20,6 +20,7 @@ SETTING_TYPES: dict[str, type] = {
     "target_modules": str, "dora": bool, "rslora": bool, "freeze_trainable_layers": int,
     "trainable_modules": str, "save_steps": int, "eval_steps": int,
     "early_stopping_patience": int, "dpo_beta": float, "warmup_ratio": float,
+    "distributed": str,
 }
 DEFAULTS: dict[str, Any] = {
     "method": "lora", "epochs": 1, "max_steps": -1, "learning_rate": 2e-4, "batch_size": 8,
@@ -27,8 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear",
     "dora": False, "rslora": False, "freeze_trainable_layers": 2, "trainable_modules": "",
     "save_steps": 50, "eval_steps": 50, "early_stopping_patience": 0, "dpo_beta": 0.1,
-    "warmup_ratio": 0.0,
+    "warmup_ratio": 0.0, "distributed": "ddp",
 }
+DISTRIBUTED = ("ddp", "fsdp")
+FSDP_METHODS = ("lora", "freeze", "full")
 
 
 @dataclass
@@ -77,8 +80,14 @@ def settings(config_train: dict[str, Any] | None = None,
 
 
 def check(values: dict[str, Any]) -> None:
+    if values["distributed"] not in DISTRIBUTED:
+        raise UserError(f"train setting distributed must be one of {', '.join(DISTRIBUTED)}, "
+                        f"got {values['distributed']!r}")
     if values["method"] not in METHODS:
         return  # a plugin's method: the registry says whether it exists
+    if values["distributed"] == "fsdp" and values["method"] not in FSDP_METHODS:
+        raise UserError(f"FSDP is wired for the {', '.join(FSDP_METHODS)} methods, not "
+                        f"{values['method']!r}", hint='use train.distributed = "ddp" for it')
     positive = ("learning_rate", "batch_size", "gradient_accumulation", "pack_tokens",
                 "save_steps", "eval_steps", "lora_r")
     for key in positive:

@@ -33,7 +33,28 @@ def _load(job, **kwargs: Any) -> tuple[Any, Any]:
     from ftp.plugins.models import load_model
 
     set_seed(job.settings["seed"])
+    if sharded(job):
+        kwargs["distributed"] = fsdp_config()
     return load_model(job.model_ref, job.project, for_training=True, **kwargs)
+
+
+def sharded(job) -> bool:
+    """FSDP asked for and more than one process: the model is sharded as it loads."""
+    from ftp.plugins.training.run import world_size
+
+    return job.settings.get("distributed") == "fsdp" and world_size() > 1
+
+
+def fsdp_config() -> Any:
+    """FSDP2 over every process, through transformers' own load-time sharding: each decoder
+    layer and the embeddings are sharded (the model's ``fsdp_plan``), and the Trainer keeps
+    parameters added after sharding (LoRA adapters) identical across ranks itself. Works with
+    gloo on CPU as with NCCL on GPUs."""
+    from transformers.distributed import DistributedConfig
+
+    from ftp.plugins.training.run import world_size
+
+    return DistributedConfig(fsdp_size=world_size())
 
 
 def _with_lora(model: Any, settings: dict[str, Any]) -> Any:
@@ -73,8 +94,8 @@ def supervised(job, prepare) -> dict[str, Any]:
     summary = train_supervised(job, model, tokenizer)
     summary["trainable_parameters"] = sum(p.numel() for p in model.parameters()
                                           if p.requires_grad)
-    if is_main_process() and not job.dry_run_steps:
-        save_final(model, tokenizer, job)
+    if not job.dry_run_steps and (is_main_process() or sharded(job)):
+        save_final(model, tokenizer, job)  # sharded: every rank gathers, rank 0 writes
         summary["final_model"] = str(job.final_dir)
     return summary
 
@@ -83,9 +104,15 @@ def save_final(model: Any, tokenizer: Any, job) -> None:
     """Write the final model atomically: a temporary folder renamed into place."""
     import shutil
 
+    from ftp.plugins.training.engine import is_main_process
+
+    main = is_main_process()
     tmp = job.final_dir.with_name(".final.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp), is_main_process=main)
+    if not main:
+        return
     tokenizer.save_pretrained(str(tmp))
     shutil.rmtree(job.final_dir, ignore_errors=True)
     tmp.rename(job.final_dir)

@@ -68,6 +68,10 @@ def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list
     from ftp.plugins.models.loading import load_tokenizer
 
     settings = job_module.settings(project.config["train"], options.get("settings"))
+    if settings["distributed"] == "fsdp" and world_size() < 2:
+        raise UserError("FSDP shards the model across processes, and this is one process",
+                        hint="launch it with `torchrun --nproc_per_node N -m ftp train ...` "
+                             '(N >= 2), or set train.distributed = "ddp"')
     trainer = registry.get("trainers", settings["method"])
     if callable(getattr(trainer, "check", None)):
         trainer.check(settings)  # a trainer's own pre-flight check (e.g. qlora needs CUDA)
@@ -143,6 +147,11 @@ def resume(project, ref: str):
     if run.status == "running":
         raise UserError(f"train run {run.id} is still running (pid {run.pid})")
     config = dict(run.config)
+    if config.get("distributed") == "fsdp":
+        raise UserError(f"train run {run.id} trained with FSDP, whose checkpoints hold the "
+                        "model without the optimizer state (transformers cannot save it for "
+                        "a model sharded at load time), so it cannot resume exactly",
+                        hint="train it again, or with train.distributed = \"ddp\" to resume")
     options = {"settings": config, "model": config["model"], "dataset": config.get("dataset"),
                "fraction": config.get("fraction")}
     _, trainer, train_set, valid_set = prepare(project, options)
