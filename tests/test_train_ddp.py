@@ -27,15 +27,16 @@ def _spy():
 
     def spy(job, model, tokenizer):
         summary = original(job, model, tokenizer)
-        weights = 0.0
+        weights, every = 0.0, 0.0
         for p in model.parameters():  # an FSDP-sharded one is gathered (every rank, in order)
-            if p.requires_grad:
-                full = p.full_tensor() if hasattr(p, "full_tensor") else p
-                weights += float(full.detach().double().sum())
+            full = p.full_tensor() if hasattr(p, "full_tensor") else p
+            total = float(full.detach().double().sum())
+            every += total
+            weights += total if p.requires_grad else 0.0
         out = os.path.join(os.environ["RANK_DIR"], "rank%s.json" % os.environ["RANK"])
         sharded = any(hasattr(p, "full_tensor") for p in model.parameters())
         with open(out, "w") as handle:
-            json.dump({"loss": summary.get("final_loss"), "weights": weights,
+            json.dump({"loss": summary.get("final_loss"), "weights": weights, "all": every,
                        "sharded": sharded,
                        "steps": summary["steps"],
                        "world": torch.distributed.get_world_size()}, handle)

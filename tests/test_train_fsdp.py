@@ -18,7 +18,7 @@ def _losses(store, run_id: int) -> list[float]:
 
 
 def _saved_weights(project, run_id: int, method: str) -> float:
-    """The sum of the trained parameters in the run's final model, loaded afresh."""
+    """The sum of the run's final model's parameters (lora: the adapter's), loaded afresh."""
     from ftp.plugins.models import load_model
 
     model, _ = load_model(str(run_id), project)
@@ -26,7 +26,7 @@ def _saved_weights(project, run_id: int, method: str) -> float:
                if method != "lora" or "lora_" in name)
 
 
-@pytest.mark.parametrize("method", ["lora", "full"])
+@pytest.mark.parametrize("method", ["lora", "freeze", "full"])
 def test_two_process_fsdp_matches_one_process(project, tiny_model, tmp_path, invoke, method):
     write_config(project, str(tiny_model), method=method, max_steps=3, batch_size=2,
                  lora_dropout=0.0, save_steps=2)
@@ -43,8 +43,8 @@ def test_two_process_fsdp_matches_one_process(project, tiny_model, tmp_path, inv
     (run,) = store.list_runs(kind="train")  # rank 1 recorded nothing
     assert run.status == "finished" and run.config["distributed"] == "fsdp"
     assert [m["step"] for m in store.metrics(run.id, "loss") if m["split"] == "train"] == [1, 2, 3]
-    assert _saved_weights(project, run.id, method) == pytest.approx(ranks[0]["weights"],
-                                                                    rel=1e-6)
+    trained = ranks[0]["weights" if method == "lora" else "all"]
+    assert _saved_weights(project, run.id, method) == pytest.approx(trained, rel=1e-6)
     # one process, batch 4: each step sees the same 4 examples as the two ranks' 2 + 2
     single = invoke("-q", "train", "--json", "--batch-size", "4", "--name", "single")
     assert single.exit_code == 0, single.output
