@@ -93,12 +93,14 @@ def load_tokenizers(path: str | None) -> dict:
 
 def bench_tokenize(n: int, repeats: int, tokenizer_path: str | None) -> list[dict]:
     from ftp.plugins.data.api import encode_records
+    from ftp.plugins.data.tokenize import clear_caches
 
     records = make_records(n)
     results = []
     for name, tok in load_tokenizers(tokenizer_path).items():
         ours, base = [], []
         for _ in range(repeats):  # interleaved, so background load hits both alike
+            clear_caches(tok)  # each repeat starts cold, like a fresh `ftp train`
             start = time.perf_counter()
             fast = encode_records(records, tok, max_length=1024)
             ours.append(time.perf_counter() - start)
@@ -106,13 +108,19 @@ def bench_tokenize(n: int, repeats: int, tokenizer_path: str | None) -> list[dic
             slow = baseline(records, tok, 1024)
             base.append(time.perf_counter() - start)
         same = sum(a == b for a, b in zip(fast.examples, slow, strict=False))
+        if same != len(slow) or len(fast.examples) != len(slow):
+            raise SystemExit(f"{name}: outputs differ ({same}/{len(slow)} identical, "
+                             f"{len(fast.examples)} vs {len(slow)} examples)")
         results.append({
             "tokenizer": name, "examples": n, "repeats": repeats,
             "ours_examples_per_s": round(n / statistics.median(ours)),
             "baseline_examples_per_s": round(n / statistics.median(base)),
             "speedup": round(statistics.median(base) / statistics.median(ours), 2),
+            "ours_seconds": [round(t, 3) for t in ours],
+            "baseline_seconds": [round(t, 3) for t in base],
             "identical_examples": f"{same}/{len(slow)}",
             "tokens": fast.stats["tokens"],
+            "load_average_after": os.getloadavg(),
         })
         print(json.dumps(results[-1]), file=sys.stderr)
     return results
@@ -206,10 +214,16 @@ def main() -> None:
                                "platform": platform.platform(),
                                "load_average_at_start": os.getloadavg()},
                    "quick": args.quick})
+    notes = result["notes"] = result.get("notes") if isinstance(result.get("notes"), dict) \
+        else {}
     if args.only in (None, "tokenize"):
         result["tokenize"] = bench_tokenize(n, repeats, args.tokenizer)
+        notes["tokenize"] = (f"{n} examples, median of {repeats} interleaved repeats, each "
+                             "cold (caches cleared); every example checked identical")
     if args.only in (None, "import"):
         result["import"] = bench_import(sizes)
+        notes["import"] = ("each size in a fresh process; peak RSS from VmHWM reset after a "
+                           "warm-up import of 100 records")
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from ftp.plugins.data.fastbpe import piece_encoder
@@ -62,3 +64,19 @@ def test_a_mismatch_found_by_the_check_disables_the_fast_path(tok):
     encoder.cache["Hello"] = [0]  # corrupt: the sample check must catch it
     assert encoder(["Hello"]) is None and piece_encoder(fresh) is None
     assert encode_texts(fresh, ["Hello"]) == rust(fresh, ["Hello"])
+
+
+def test_the_word_cache_equals_the_rust_tokenizer_on_whitespace_edge_cases(tok):
+    """Words, single spaces and newlines take the word path; every other shape the regex."""
+    rng = random.Random(0)
+    atoms = ["hello", "World", "'s", "don't", "12", "3.14", ",", "...", "é", "日本", "🤖",
+             " ", " ", " ", "\n", "\n", "\t", "\r", "\u00a0", "\u2009", "\x1c", "\u3000",
+             "<|im_end|>", "'ll", "-"]
+    texts = ["".join(rng.choice(atoms) for _ in range(rng.randint(0, 16))) for _ in range(3000)]
+    texts += ["a\nb c\n d", "\nx", "x\n", "x\n\ny", " x", "x ", "\n \n", "a  b\nc"]
+    encoder = piece_encoder(tok)
+    assert encoder(texts) == rust(tok, texts)
+    assert encoder.later and encoder.first, "the word caches were not used"
+    assert encoder._words("a\tb") is None and encoder._words("a  b") is None
+    assert encoder._words("a\n\nb") is None and encoder._words("a \nb") is None
+    assert encoder._words("Hi there\n you") is not None

@@ -9,12 +9,21 @@ its own. Words repeat (Zipf), so a dict from piece to ids answers most pieces; m
 the tokenizer's own BPE model. Output is identical to ``encode_batch``; a tokenizer outside
 this shape (a normalizer, Metaspace, added tokens that strip spaces, BPE dropout) gets
 ``None`` from ``piece_encoder`` and the caller keeps the Rust batch path.
+
+With GPT-2's pattern a second cache works on whole words: a line whose only whitespace is
+single spaces (none at its end) splits into the same pieces as its space-separated words,
+each with its leading space, and a single newline between such lines is a piece of its
+own (see ``_words``). ``str.split`` finds the words in C, one dict lookup answers a word,
+so most text never reaches the regex; anything else (tabs, runs of spaces or newlines)
+takes the piece path.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 GPT2_PATTERN = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"
@@ -63,11 +72,16 @@ class PieceEncoder:
         self.backend, self.model = backend, backend.model
         self.findall = regex.compile(pattern).findall
         names = sorted(added, key=len, reverse=True)
-        self.split = regex.compile("(" + "|".join(map(regex.escape, names)) + ")").split \
+        self.split = re.compile("(" + "|".join(map(re.escape, names)) + ")").split \
             if names else None
         self.added = added
         self.bytes = _byte_chars()
         self.cache: dict[str, list[int]] = {}
+        # Word caches (GPT-2 pattern only): a line's first word, and a later word, whose
+        # ids are those of " " + word.
+        self.by_word = pattern == GPT2_PATTERN
+        self.first: dict[str, list[int]] = {}
+        self.later: dict[str, list[int]] = {}
         self.checked = self.broken = False
 
     def _bpe(self, piece: str) -> list[int]:
@@ -85,9 +99,67 @@ class PieceEncoder:
             if index % 2:
                 ids.append(self.added[segment])
             elif segment:
+                words = self._words(segment) if self.by_word else None
+                if words is not None:
+                    ids += words
+                    continue
                 for piece in findall(segment):
                     ids += get(piece) or bpe(piece)
         return ids
+
+    def _pieces(self, text: str) -> list[int]:
+        get, bpe = self.cache.get, self._bpe
+        return [i for piece in self.findall(text) for i in (get(piece) or bpe(piece))]
+
+    def _words(self, segment: str) -> list[int] | None:
+        """Ids by whole words, or None when the segment's whitespace needs the regex.
+
+        Exact for GPT-2's pattern: in a line without whitespace other than single inner
+        spaces, every piece ends before a space and one starting at a space is `` ?X+``
+        (X a letter, digit or other class) that stops at the next space, so the line's
+        pieces are its words' pieces. A newline between two such lines, each non-empty, is
+        matched by ``\\s+`` alone (``\\s+(?!\\S)`` fails before a non-space, or keeps just
+        the newline before a single space), as is one at either end of the segment.
+        ``str.split()`` splits at every character the tokenizer's ``\\s`` matches (and at
+        U+001C..U+001F, which only sends such text to the regex).
+        """
+        lines = segment.split("\n")
+        last = len(lines) - 1
+        ids: list[int] = []
+        for number, line in enumerate(lines):
+            if number:
+                ids += self._newline
+            words = line.split()
+            spaced = line[:1] == " "
+            if " ".join(words) != (line[1:] if spaced else line):
+                return None  # other whitespace, or spaces that are not single and inner
+            if not words:
+                if spaced or 0 < number < last:
+                    return None  # a lone space, or an empty inner line
+                continue
+            if not spaced:
+                head, words = words[0], words[1:]
+                got = self.first.get(head)
+                ids += got if got is not None else self._remember(self.first, head, head)
+            start = len(ids)
+            try:  # all in C while every word is known
+                ids += chain.from_iterable(map(self.later.get, words))
+            except TypeError:  # a word not seen yet (None): learn the new ones, retry
+                del ids[start:]
+                for word in set(words).difference(self.later):
+                    self._remember(self.later, word, " " + word)
+                ids += chain.from_iterable(map(self.later.get, words))
+        return ids
+
+    def _remember(self, cache: dict[str, list[int]], word: str, text: str) -> list[int]:
+        if len(cache) >= MAX_CACHE:
+            cache.clear()
+        ids = cache[word] = self._pieces(text)
+        return ids
+
+    @property
+    def _newline(self) -> list[int]:
+        return self.first.get("\n") or self._remember(self.first, "\n", "\n")
 
     def __call__(self, texts: Sequence[str]) -> list[list[int]] | None:
         out = [self._one(text) for text in texts]

@@ -2,19 +2,20 @@
 
 The prompt part carries no loss by default; the response part does. ``chat_template`` uses
 the tokenizer's own template (``apply_chat_template``'s Jinja, compiled once and rendered
-once per record: the response is marked by a sentinel, so the prompt is exactly what the
-model sees before it answers). ``alpaca`` and ``plain`` are named templates; any other name
-is a path to a user's Jinja template, which may place ``{{ response }}`` itself.
+once per record, or by concatenation where ``chatplan`` proves that equal: the response is
+marked by a sentinel, so the prompt is exactly what the model sees before it answers).
+``alpaca`` and ``plain`` are named templates; any other name is a path to a user's Jinja
+template, which may place ``{{ response }}`` itself.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ftp import hookimpl
 from ftp.errors import UserError
+from ftp.plugins.data.chatplan import ChatRenderer, chat_renderer
 from ftp.plugins.data.formats import format_of
 
 SENTINEL = "\u2063FTP_RESPONSE\u2063"
@@ -35,13 +36,6 @@ def to_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
             {"role": "assistant", "content": format_of(record).response(record)}]
 
 
-@lru_cache(maxsize=8)
-def _compiled(template: str) -> Any:
-    from transformers.utils.chat_template_utils import _compile_jinja_template
-
-    return _compile_jinja_template(template)
-
-
 def _special_tokens(tokenizer: Any) -> dict[str, Any]:
     """Special token strings for templates (read once: tokenizer attributes are slow)."""
     key = (id(tokenizer), tokenizer.eos_token_id, tokenizer.bos_token_id)
@@ -55,15 +49,18 @@ def _special_tokens(tokenizer: Any) -> dict[str, Any]:
 _SPECIALS: dict[str, Any] = {}
 
 
-def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
-                add_generation_prompt: bool = False) -> str:
+def _renderer(tokenizer: Any) -> ChatRenderer:
     template = getattr(tokenizer, "chat_template", None)
     if not template:
         raise UserError("the tokenizer has no chat template",
                         hint="use template = \"alpaca\" or \"plain\" in [format]")
-    return _compiled(template).render(messages=messages,
-                                      add_generation_prompt=add_generation_prompt,
-                                      **_special_tokens(tokenizer))
+    return chat_renderer(template, tuple(sorted(_special_tokens(tokenizer).items())))
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
+                add_generation_prompt: bool = False) -> str:
+    """The tokenizer's chat template applied to ``messages`` (``apply_chat_template``'s text)."""
+    return _renderer(tokenizer).render(messages, add_generation_prompt)
 
 
 def chat_template(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
@@ -73,7 +70,12 @@ def chat_template(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
 
 
 def chat_segments(record: dict[str, Any], tokenizer: Any) -> tuple[str, ...]:
-    """(prompt, response, prompt, response, ...): every assistant turn is a response.
+    """(prompt, response, prompt, response, ...): every assistant turn is a response."""
+    return ChatSegments(tokenizer)(record)
+
+
+class ChatSegments:
+    """``chat_segments`` bound to one tokenizer, whose template and tokens are read once.
 
     Each assistant turn with text is replaced by a numbered sentinel and the conversation
     rendered once; a response runs from its content to the end-of-turn token that follows
@@ -81,31 +83,49 @@ def chat_segments(record: dict[str, Any], tokenizer: Any) -> tuple[str, ...]:
     contents (the sentinels do not come back once each, in order) is rendered twice
     instead, and only its last turn is trained.
     """
-    if record.get("format") == "text":
-        return "", record["text"]
-    messages = [dict(m) for m in to_messages(record)]
-    last = len(messages) - 1
-    turns = [i for i, m in enumerate(messages) if i == last or (
-        m.get("role") == "assistant" and isinstance(m.get("content"), str) and m["content"])]
-    contents = [messages[i]["content"] for i in turns]
-    marks = [f"{SENTINEL}{n}\u2063" for n in range(len(turns))]
-    for i, mark in zip(turns, marks, strict=True):
-        messages[i]["content"] = mark
-    text = render_chat(tokenizer, messages)
-    parts = _split_marks(text, marks)
-    if parts is None:
-        return _render_twice(messages, contents[-1], tokenizer)
-    eos = _eos(tokenizer)
-    segments = [parts[0]]
-    for content, rest in zip(contents[:-1], parts[1:-1], strict=True):
-        end = rest.find(eos) if eos else -1
-        cut = end + len(eos) if end >= 0 and not rest[:end].strip() else 0
-        segments += [content + rest[:cut], rest[cut:]]
-    segments.append(_trim(contents[-1] + parts[-1], tokenizer))
-    return tuple(segments)
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.renderer = _renderer(tokenizer)
+        self.eos = self.renderer.specials["eos_token"]
+
+    def __call__(self, record: dict[str, Any], tokenizer: Any = None) -> tuple[str, ...]:
+        if record.get("format") == "text":
+            return "", record["text"]
+        messages = [dict(m) for m in to_messages(record)]
+        last = len(messages) - 1
+        turns = [i for i, m in enumerate(messages) if i == last or (
+            m.get("role") == "assistant" and isinstance(m.get("content"), str)
+            and m["content"])]
+        contents = [messages[i]["content"] for i in turns]
+        marks = [f"{SENTINEL}{n}\u2063" for n in range(len(turns))]
+        for i, mark in zip(turns, marks, strict=True):
+            messages[i]["content"] = mark
+        parts = _split_marks(self.renderer.render(messages), marks)
+        if parts is None:
+            return self._render_twice(messages, contents[-1])
+        eos = self.eos
+        segments = [parts[0]]
+        for content, rest in zip(contents[:-1], parts[1:-1], strict=True):
+            end = rest.find(eos) if eos else -1
+            cut = end + len(eos) if end >= 0 and not rest[:end].strip() else 0
+            segments += [content + rest[:cut], rest[cut:]]
+        segments.append(self._trim(contents[-1] + parts[-1]))
+        return tuple(segments)
+
+    def _render_twice(self, messages: list[dict[str, Any]], response: str) -> tuple[str, str]:
+        messages[-1]["content"] = response
+        prompt = self.renderer.render(messages[:-1], add_generation_prompt=True)
+        full = self.renderer.render(messages)
+        return prompt, self._trim(full[len(prompt):] if full.startswith(prompt) else response)
+
+    def _trim(self, response: str) -> str:
+        """Drop what a template adds after the end-of-turn token (a newline, usually)."""
+        stripped = response.rstrip()
+        return stripped if self.eos and stripped.endswith(self.eos) else response
 
 
 chat_template.segments = chat_segments  # type: ignore[attr-defined]
+chat_template.prepare = ChatSegments  # type: ignore[attr-defined]
 
 
 def _split_marks(text: str, marks: list[str]) -> list[str] | None:
@@ -117,26 +137,6 @@ def _split_marks(text: str, marks: list[str]) -> list[str] | None:
         before, rest = rest.split(mark)
         parts.append(before)
     return parts + [rest]
-
-
-def _render_twice(messages: list[dict[str, Any]], response: str,
-                  tokenizer: Any) -> tuple[str, str]:
-    messages[-1]["content"] = response
-    prompt = render_chat(tokenizer, messages[:-1], add_generation_prompt=True)
-    full = render_chat(tokenizer, messages)
-    return prompt, _trim(full[len(prompt):] if full.startswith(prompt) else response,
-                         tokenizer)
-
-
-def _eos(tokenizer: Any) -> str:
-    return _special_tokens(tokenizer)["eos_token"]
-
-
-def _trim(response: str, tokenizer: Any) -> str:
-    """Drop what a template adds after the end-of-turn token (a newline, usually)."""
-    eos = _eos(tokenizer)
-    stripped = response.rstrip()
-    return stripped if eos and stripped.endswith(eos) else response
 
 
 def alpaca(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:

@@ -8,6 +8,7 @@ prompt when training on responses only; EOS is appended so the model learns to s
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,6 +67,15 @@ def _parallel() -> Iterator[None]:
         os.environ["TOKENIZERS_PARALLELISM"] = before or "false"
 
 
+def clear_caches(tokenizer: Any) -> None:
+    """Forget the piece encoder and chat-template plans, as a fresh process would."""
+    from ftp.plugins.data.chatplan import chat_renderer
+
+    chat_renderer.cache_clear()
+    if hasattr(tokenizer, "_ftp_piece_encoder"):
+        del tokenizer._ftp_piece_encoder
+
+
 def _bos(tokenizer: Any) -> list[int]:
     """The BOS id when the tokenizer adds one by default and the text lacks it."""
     if tokenizer.bos_token_id is None:
@@ -86,17 +96,36 @@ def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
     if truncation not in TRUNCATION:
         raise UserError(f"truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
     formatter = get_formatter(template)
-    formatter = getattr(formatter, "segments", formatter)  # every assistant turn, if it can
+    prepare = getattr(formatter, "prepare", None)  # bound to the tokenizer once, if it can
+    formatter = prepare(tokenizer) if prepare else getattr(formatter, "segments", formatter)
     encoder = _Encoder(tokenizer, max_length, truncation, train_on_responses_only)
     batch: list[tuple[str, ...]] = []
-    for record in records:
-        batch.append(formatter(record, tokenizer))
-        if len(batch) >= batch_size:
+    with _no_gc():
+        for record in records:
+            batch.append(formatter(record, tokenizer))
+            if len(batch) >= batch_size:
+                encoder.add(batch)
+                batch = []
+        if batch:
             encoder.add(batch)
-            batch = []
-    if batch:
-        encoder.add(batch)
     return encoder.finish(template) if strict else encoder.data
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while encoding.
+
+    Encoding allocates millions of lists and strings, and no reference cycles; each
+    allocation burst triggered collector passes over the growing list of examples, ~30% of
+    the time for 50k examples (measured: 3.06 s with it, 2.15 s without).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Encoder:
