@@ -1,12 +1,18 @@
 """Bad input: one clear message with file and line, exit status 2, the data store unchanged.
 
-"Unchanged" means no dataset and no example rows; the failed attempt is recorded as a
-failed import run, so `ftp runs` shows what went wrong.
+"Unchanged" means every table has the rows it had (no dataset, no examples, no run) and no
+run folder was left behind. A crash or kill of a running import is different: it stays a
+failed run, so `ftp runs` shows what happened.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -57,9 +63,13 @@ CASES = {
 }
 
 
-def _snapshot(project) -> tuple[int, int]:
+def _snapshot(project) -> dict[str, object]:
+    """Row counts of every table in the store, and the run folders on disk."""
     db = project.store.db
-    return db["datasets"].count, db["examples"].count
+    counts = {table: db[table].count for table in db.table_names()}
+    folders = sorted(p.name for p in project.runs_dir.iterdir()) \
+        if project.runs_dir.is_dir() else []
+    return {"rows": counts, "run_folders": folders}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -67,6 +77,7 @@ def test_bad_input_gives_one_clear_message_and_stores_nothing(project, invoke, c
     name, content, args, expected = CASES[case]
     (project.root / name).write_bytes(content)
     before = _snapshot(project)
+    assert before["rows"]["runs"] == 0 and "examples" in before["rows"]
     result = invoke("data", "import", name, *args)
     assert result.exit_code == 2, result.output
     assert expected in result.output, result.output
@@ -75,12 +86,55 @@ def test_bad_input_gives_one_clear_message_and_stores_nothing(project, invoke, c
     assert _snapshot(project) == before
 
 
-def test_a_failed_import_is_a_failed_run_and_leaves_no_rows(project, invoke):
-    (project.root / "d.jsonl").write_text(f"{GOOD}\n{GOOD2}\nnot json\n")
-    assert invoke("data", "import", "d.jsonl").exit_code == 2
+def test_bad_input_after_good_imports_leaves_them_as_they_were(project, invoke):
+    (project.root / "good.jsonl").write_text(f"{GOOD}\n{GOOD2}\n")
+    assert invoke("data", "import", "good.jsonl").exit_code == 0
+    before = _snapshot(project)
+    (project.root / "good.jsonl").write_text(f"{GOOD}\n{GOOD2}\nnot json\n")
+    result = invoke("data", "import", "good.jsonl")
+    assert result.exit_code == 2 and "good.jsonl:3" in result.output
+    assert _snapshot(project) == before
+    assert [run.status for run in project.store.list_runs(kind="import")] == ["finished"]
+
+
+def test_a_crash_during_import_stays_a_failed_run(project, invoke, monkeypatch):
+    from ftp.plugins.data import importer
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(importer, "_add_canaries", crash)
+    (project.root / "d.jsonl").write_text(f"{GOOD}\n{GOOD2}\n")
+    with pytest.raises(RuntimeError):
+        invoke("data", "import", "d.jsonl")
     run = project.store.list_runs(kind="import")[0]
-    assert run.status == "failed" and "d.jsonl:3" in run.error
-    assert _snapshot(project) == (0, 0)
+    assert run.status == "failed" and "disk on fire" in run.error
+    assert project.store.db["datasets"].count == 0 and project.store.db["examples"].count == 0
+
+
+def test_a_killed_import_is_marked_failed_on_next_open(project):
+    from ftp.project import Project
+
+    with (project.root / "big.jsonl").open("w") as handle:
+        for i in range(40000):
+            handle.write(json.dumps({"instruction": f"Ticket {i}: router slow again",
+                                     "output": f"Answer {i}"}) + "\n")
+    child = subprocess.Popen([sys.executable, "-m", "ftp", "data", "import", "big.jsonl"],
+                             cwd=project.root, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not project.store.list_runs(kind="import", status="running"):
+            assert child.poll() is None and time.monotonic() < deadline, "import ended early"
+            time.sleep(0.1)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    project.store.close()
+    reopened = Project.find(project.root)
+    run = reopened.store.list_runs(kind="import")[0]
+    assert run.status == "failed" and "killed" in run.error
+    assert reopened.store.db["datasets"].count == 0
 
 
 def test_missing_source_and_bad_mapping_syntax(project, invoke):
@@ -94,3 +148,18 @@ def test_missing_source_and_bad_mapping_syntax(project, invoke):
 def test_unknown_dataset_reference(project, invoke):
     result = invoke("data", "diff", "a@1", "b")
     assert result.exit_code == 2 and "no dataset 'a@1'" in result.output
+
+
+def test_bad_input_in_a_pipeline_stage_keeps_the_stage_run(project):
+    """`ftp run` records the import's run in its stage: that run stays, marked failed."""
+    from ftp.errors import InputError
+    from ftp.plugins.app.pipeline_state import recording
+    from ftp.plugins.data.api import import_dataset
+
+    (project.root / "d.jsonl").write_text(f"{GOOD}\nnot json\n")
+    with pytest.raises(InputError), recording(project.store, "data", "k"):
+        import_dataset(project, project.root / "d.jsonl")
+    run = project.store.list_runs(kind="import")[0]
+    stage = next(project.store.db["pipeline_stages"].rows)
+    assert run.status == "failed" and stage["run_id"] == run.id and stage["status"] == "failed"
+    assert project.store.db["datasets"].count == 0 and project.store.db["examples"].count == 0

@@ -2,19 +2,23 @@
 
 One pass over the source, streaming: records flow through the stages in order and are
 written in batches inside one transaction, so memory stays flat as files grow and a failure
-at any record stores nothing. Every import is a run of kind ``import``.
+at any record stores nothing. Every import is a run of kind ``import``, recorded while it
+runs so that a crash or kill leaves a run the store marks failed; bad input (a
+``UserError``) removes that run again, so the store is left exactly as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ftp.errors import InputError
+from ftp.errors import InputError, UserError
 from ftp.plugins.data import catalog
 from ftp.plugins.data.dedupe import Deduper, record_text
 from ftp.plugins.data.splits import assign_split, key_hash, stratify
@@ -143,43 +147,73 @@ def import_records(project: Any, pairs: Iterable[Located], *, source: str, name:
                    tags: list[str] | None = None, meta: dict[str, Any] | None = None,
                    config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Store ``(location, raw record)`` pairs as a new version of dataset ``name``."""
+    run_config = {"source": source, "name": name, "format": fmt, "on_error": on_error,
+                  "map": parse_mapping(mapping), **(config or {})}
+    run = None
+    try:
+        with project.run("import", config=run_config) as run:
+            dataset_id = _store(project, run, pairs, run_config, tags or [], meta)
+            project.store.update_run(run.id, dataset_id=dataset_id)
+            dataset = catalog.resolve_dataset(project, dataset_id)
+            run.summary.update({"dataset_id": dataset_id, "dataset": catalog.label(dataset),
+                                **dataset["counts"]})
+    except UserError:
+        if run is not None:
+            _forget_run(project, run)
+        raise
+    return dataset
+
+
+def _store(project: Any, run: Any, pairs: Iterable[Located], run_config: dict[str, Any],
+           tags: list[str], meta: dict[str, Any] | None) -> int:
+    """Validate, scrub, deduplicate and write in one transaction; the new dataset's id."""
     from ftp.privacy import build_scrubber
 
     settings = dict(project.config["data"])
-    run_config = {"source": source, "name": name, "format": fmt, "on_error": on_error,
-                  "map": parse_mapping(mapping), **(config or {})}
-    with project.run("import", config=run_config) as run:
-        report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl")
-        validator = Validator(source, fmt, run_config["map"], on_error, report.skip)
-        scrubber = build_scrubber(project.config["privacy"])
-        deduper = Deduper(float(settings.get("near_duplicate_threshold", 0.9)))
-        try:
-            with project.store.transaction() as db:
-                dataset_id = _new_dataset(db, name, source)
-                stream = _scrubbed(validator(pairs), scrubber, report)
-                rows = _rows(progress(stream, desc="import", unit="records"), dataset_id,
-                             settings, deduper, report, tags or [])
-                written = _write(db, rows)
-                if written == 0:
-                    raise InputError(f"no records to store ({_lost(validator, report)})",
-                                     path=source)
-                canaries = _add_canaries(project, db, dataset_id, written, settings)
-                if settings.get("stratify"):
-                    stratify(db, dataset_id, settings["stratify"],
-                             settings["validation_fraction"], settings["test_fraction"])
-                extra = {**report.meta(), **(meta or {}), "canaries": canaries,
-                         "tags": tags or [], "read": validator.read,
-                         "contamination": catalog.contamination(db, dataset_id, settings)}
-                catalog.finish_dataset(db, dataset_id, validator.fmt or fmt,
-                                       scrubber.report(), extra)
-        finally:
-            report.close()
-            deduper.close()
-        project.store.update_run(run.id, dataset_id=dataset_id)
-        dataset = catalog.resolve_dataset(project, dataset_id)
-        run.summary.update({"dataset_id": dataset_id, "dataset": catalog.label(dataset),
-                            **dataset["counts"]})
-    return dataset
+    source, fmt = run_config["source"], run_config["format"]
+    report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl")
+    validator = Validator(source, fmt, run_config["map"], run_config["on_error"], report.skip)
+    scrubber = build_scrubber(project.config["privacy"])
+    deduper = Deduper(float(settings.get("near_duplicate_threshold", 0.9)))
+    try:
+        with project.store.transaction() as db:
+            dataset_id = _new_dataset(db, run_config["name"], source)
+            stream = _scrubbed(validator(pairs), scrubber, report)
+            rows = _rows(progress(stream, desc="import", unit="records"), dataset_id,
+                         settings, deduper, report, tags)
+            written = _write(db, rows)
+            if written == 0:
+                raise InputError(f"no records to store ({_lost(validator, report)})",
+                                 path=source)
+            canaries = _add_canaries(project, db, dataset_id, written, settings)
+            if settings.get("stratify"):
+                stratify(db, dataset_id, settings["stratify"],
+                         settings["validation_fraction"], settings["test_fraction"])
+            extra = {**report.meta(), **(meta or {}), "canaries": canaries,
+                     "tags": tags, "read": validator.read,
+                     "contamination": catalog.contamination(db, dataset_id, settings)}
+            catalog.finish_dataset(db, dataset_id, validator.fmt or fmt,
+                                   scrubber.report(), extra)
+    finally:
+        report.close()
+        deduper.close()
+    return dataset_id
+
+
+def _forget_run(project: Any, run: Any) -> None:
+    """Remove the failed run of a rejected input, and its folder (skipped lines).
+
+    The data was rolled back with its transaction; the run row was committed at the start
+    so that a crash or kill is still seen as a failed run. A run something else refers to
+    (the stage of an `ftp run` pipeline) stays, marked failed.
+    """
+    try:
+        with project.store.transaction() as db:
+            db["runs"].delete(run.id)
+    except sqlite3.IntegrityError:
+        return
+    if run.artifacts_path:
+        shutil.rmtree(run.artifacts_path, ignore_errors=True)
 
 
 def _lost(validator: Validator, report: ImportReport) -> str:
