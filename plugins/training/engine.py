@@ -3,7 +3,8 @@
 ``FtpTrainer`` differs from ``Trainer`` in counting real tokens (the collator tells it how
 many are not padding), in computing the LM head only at labelled positions (``loss.py``),
 and, with packing on a model that uses transformers' attention interface, in training on
-one flat row per step with per-example attention (``attention.py``).
+one flat row per step with per-example attention (``attention.py``). LoRA layers add their
+update inside the base output (``lora_fused.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ftp.plugins.training.callbacks import (
     step_of,
 )
 from ftp.plugins.training.job import TrainJob
+from ftp.plugins.training.lora_fused import fused_lora
 from ftp.plugins.training.loss import accepts_logits_to_keep, response_loss
 from ftp.plugins.training.packing import PackingCollator, PaddingCollator
 from ftp.plugins.training.progress import install as install_progress
@@ -129,7 +131,7 @@ def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]
 def train_supervised(job: TrainJob, model: Any, tokenizer: Any) -> dict[str, Any]:
     """Train ``model`` on ``job.train_data`` (``{"input_ids", "labels"}`` lists)."""
     tokens, guard = TokenCounter(), NanGuard()
-    with segment_attention(model, job.settings["packing"]) as flat:
+    with segment_attention(model, job.settings["packing"]) as flat, fused_lora(model):
         trainer = FtpTrainer(
             model=model, args=TrainingArguments(**training_arguments(job)),
             train_dataset=ListDataset(job.train_data),
