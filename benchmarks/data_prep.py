@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import hashlib
 import json
 import os
+import pickle
 import platform
 import random
 import resource
@@ -98,32 +101,62 @@ def bench_tokenize(n: int, repeats: int, tokenizer_path: str | None) -> list[dic
     records = make_records(n)
     results = []
     for name, tok in load_tokenizers(tokenizer_path).items():
-        ours, base = [], []
+        ours, base, checked = [], [], []
         for _ in range(repeats):  # interleaved, so background load hits both alike
             clear_caches(tok)  # each repeat starts cold, like a fresh `ftp train`
             start = time.perf_counter()
             fast = encode_records(records, tok, max_length=1024)
             ours.append(time.perf_counter() - start)
+            tokens, fast = fast.stats["tokens"], digests(fast.examples)
             start = time.perf_counter()
             slow = baseline(records, tok, 1024)
             base.append(time.perf_counter() - start)
-        same = sum(a == b for a, b in zip(fast.examples, slow, strict=False))
-        if same != len(slow) or len(fast.examples) != len(slow):
-            raise SystemExit(f"{name}: outputs differ ({same}/{len(slow)} identical, "
-                             f"{len(fast.examples)} vs {len(slow)} examples)")
+            checked.append(compare(name, fast, digests(slow)))
+        paused = _gc_paused(baseline, records, tok, 1024)  # the loop without GC passes
         results.append({
             "tokenizer": name, "examples": n, "repeats": repeats,
             "ours_examples_per_s": round(n / statistics.median(ours)),
             "baseline_examples_per_s": round(n / statistics.median(base)),
             "speedup": round(statistics.median(base) / statistics.median(ours), 2),
+            "baseline_gc_paused_examples_per_s": round(n / paused),
+            "speedup_vs_baseline_gc_paused": round(paused / statistics.median(ours), 2),
             "ours_seconds": [round(t, 3) for t in ours],
             "baseline_seconds": [round(t, 3) for t in base],
-            "identical_examples": f"{same}/{len(slow)}",
-            "tokens": fast.stats["tokens"],
+            "identical_examples": checked[-1], "tokens": tokens,
             "load_average_after": os.getloadavg(),
         })
         print(json.dumps(results[-1]), file=sys.stderr)
     return results
+
+
+def digests(examples: list[dict]) -> list[bytes]:
+    """One hash per example: compact, so neither side's timed run walks the other's lists."""
+    return [hashlib.blake2b(pickle.dumps((e["input_ids"], e["labels"]))).digest()
+            for e in examples]
+
+
+def compare(name: str, ours: list[bytes], theirs: list[bytes]) -> str:
+    same = sum(a == b for a, b in zip(ours, theirs, strict=False))
+    if same != len(theirs) or len(ours) != len(theirs):
+        raise SystemExit(f"{name}: outputs differ ({same}/{len(theirs)} identical, "
+                         f"{len(ours)} vs {len(theirs)} examples)")
+    return f"{same}/{len(theirs)}"
+
+
+def _gc_paused(function, *args) -> float:
+    """Seconds of one call with the cyclic garbage collector paused, as encode_records does.
+
+    The loop as users write it keeps the collector on, and its passes over the growing list
+    of examples slow it as n grows; this second figure shows the ratio without that effect.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        function(*args)
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
 
 
 def write_jsonl(path: Path, n: int, seed: int = 1) -> None:
@@ -186,9 +219,21 @@ def bench_import(sizes: list[int]) -> list[dict]:
                                  capture_output=True, text=True)
         if out.returncode != 0:
             raise SystemExit(f"import of {n} records failed:\n{out.stderr[-3000:]}")
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        results.append({**json.loads(out.stdout.strip().splitlines()[-1]),
+                        "load_average_after": os.getloadavg()})
         print(json.dumps(results[-1]), file=sys.stderr)
     return results
+
+
+def git_version() -> str:
+    """The commit measured, with "+dirty" when the working tree has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain",
+                                                                  "--untracked-files=no")
+                                                  else "")
 
 
 def main() -> None:
@@ -216,12 +261,16 @@ def main() -> None:
                    "quick": args.quick})
     notes = result["notes"] = result.get("notes") if isinstance(result.get("notes"), dict) \
         else {}
+    code = {"code": git_version()}
     if args.only in (None, "tokenize"):
-        result["tokenize"] = bench_tokenize(n, repeats, args.tokenizer)
+        result["tokenize"] = [{**row, **code} for row in bench_tokenize(n, repeats,
+                                                                        args.tokenizer)]
         notes["tokenize"] = (f"{n} examples, median of {repeats} interleaved repeats, each "
-                             "cold (caches cleared); every example checked identical")
+                             "cold (caches cleared); every example checked identical; "
+                             "baseline_gc_paused: one more run of the loop with the "
+                             "garbage collector paused")
     if args.only in (None, "import"):
-        result["import"] = bench_import(sizes)
+        result["import"] = [{**row, **code} for row in bench_import(sizes)]
         notes["import"] = ("each size in a fresh process; peak RSS from VmHWM reset after a "
                            "warm-up import of 100 records")
     path.write_text(json.dumps(result, indent=2) + "\n")
