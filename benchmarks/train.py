@@ -5,7 +5,7 @@ Same model, same LoRA (r=16, all linear layers), same variable-length instructio
 in its own process so peak memory is its own, and the arms alternate ``--repeats`` times so
 a change in the machine's load hits both. The ftp arm is ``engine.FtpTrainer`` as
 ``ftp train`` runs it: one flat row per step with per-example attention, LM head only at
-labelled positions. Reports real (non-padding) tokens/s per arm (median over timed steps
+labelled positions, LoRA updates added inside the base output. Reports real (non-padding) tokens/s per arm (median over timed steps
 after a warm-up step, by wall clock and by process CPU time, which a shared machine's load
 disturbs less), their ratio, peak RSS, the load average, and the loss difference between
 ftp's and the padded computation on identical batches.
@@ -17,6 +17,7 @@ ftp's and the padded computation on identical batches.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -76,6 +77,7 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
 
     from ftp.plugins.training.callbacks import TokenCounter
     from ftp.plugins.training.engine import FtpTrainer, segment_attention
+    from ftp.plugins.training.lora_fused import fused_lora
     from ftp.plugins.training.packing import PackingCollator
 
     hf_logging.disable_progress_bar()
@@ -128,7 +130,8 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
                                  bf16=dtype == "bfloat16" and cuda,
                                  data_seed=0, remove_unused_columns=False, disable_tqdm=True,
                                  dataloader_num_workers=0)
-        with segment_attention(model, arm == "ftp"):
+        with segment_attention(model, arm == "ftp"), \
+                (fused_lora(model) if arm == "ftp" else contextlib.nullcontext()):
             if arm == "ftp":
                 trainer = FtpTrainer(model=model, args=args, train_dataset=data,
                                      data_collator=collate, callbacks=[timer],
@@ -178,7 +181,10 @@ def summarise(runs: list[dict]) -> dict:
             cpu_rates.append(tok / cpu)
             steps.append(sec)
     first = runs[0]
+    timed = [(sum(arm["tokens"][1:]), sum(arm["step_seconds"][1:])) for arm in runs]
     return {"real_tokens_per_s": round(statistics.median(rates), 1),
+            "real_tokens_per_s_overall": round(sum(t for t, _ in timed)
+                                               / sum(s for _, s in timed), 1),
             "real_tokens_per_cpu_s": round(statistics.median(cpu_rates), 1),
             "median_step_s": round(statistics.median(steps), 3),
             "timed_steps": len(rates), "repeats": len(runs),
@@ -214,11 +220,18 @@ def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
             print(f"{name} {arm}: {summarise(runs[arm][-1:])}", file=sys.stderr)
     arms = {arm: summarise(found) for arm, found in runs.items()}
     padded, ours = arms["padded"], arms["ftp"]
+    # the arms train on identical batches: each step's time ratio is a paired measurement
+    per_step = [base / mine for a, b in zip(runs["padded"], runs["ftp"], strict=True)
+                for base, mine in zip(a["step_seconds"][1:], b["step_seconds"][1:], strict=True)]
     return {"model": name, "batch_size": batch, "median_length": median, "threads": threads,
             "padded_trainer_peft": padded, "ftp": ours,
             "speedup": round(ours["real_tokens_per_s"] / padded["real_tokens_per_s"], 2),
             "speedup_cpu_time": round(ours["real_tokens_per_cpu_s"]
                                       / padded["real_tokens_per_cpu_s"], 2),
+            "speedup_overall": round(ours["real_tokens_per_s_overall"]
+                                     / padded["real_tokens_per_s_overall"], 2),
+            "speedup_per_step_median": round(statistics.median(per_step), 2),
+            "speedup_per_step": [round(x, 3) for x in per_step],
             "load_average_1min": [round(x, 2) for x in loads],
             "first_step_loss_difference": abs(ours["first_step_loss"]
                                               - padded["first_step_loss"]),
