@@ -121,17 +121,14 @@ def _spacy_engine_class():
 
     class LeanSpacyNlpEngine(SpacyNlpEngine):
         """Loads the model without the parser and without Presidio's download fallback, and
-        runs the lemma pipes only where lemmas can be read.
+        can run NER and the lemma pipes as two passes.
 
         NER has its own embedding layer (en_core_web_* 3.x): it does not depend on the
         shared tok2vec, the tagger, the attribute ruler or the lemmatizer, which only feed
-        lemmas to Presidio's context enhancer. That reads them only for a finding of a
-        recognizer with context words, which ``needs_lemmas(text)`` rules out cheaply
-        (every such recognizer's gate fails). Those texts skip the four pipes; the others
-        get them in one batch, as before.
+        lemmas to Presidio's context enhancer. ``ner_docs`` runs NER alone; ``add_lemmas``
+        runs the four lemma pipes, batched, on the docs whose findings the enhancer will
+        read (see ``ftp.privacy.batch``). ``process_batch`` (Presidio's API) does both.
         """
-
-        needs_lemmas: Callable[[str], bool] = staticmethod(lambda text: True)
 
         def load(self) -> None:
             import spacy
@@ -139,28 +136,33 @@ def _spacy_engine_class():
             self.nlp = {m["lang_code"]: spacy.load(m["model_name"], exclude=SPACY_EXCLUDE)
                         for m in self.models}
 
-        def process_batch(self, texts, language, batch_size=1, n_process=1, as_tuples=False):
+        def ner_docs(self, texts: list[str], batch_size: int, language: str = "en") -> list:
             nlp = self.nlp[language]
-            texts = [str(t) for t in texts]
-            lemma_pipes = [p for p in LEMMA_PIPES if p in nlp.pipe_names]
-            ner_only = [p for p in nlp.pipe_names if p not in lemma_pipes]
-            with nlp.select_pipes(enable=ner_only):
-                docs = list(nlp.pipe(texts, batch_size=batch_size))
-            wanted = [doc for doc in docs if self.needs_lemmas(doc.text)]
-            if wanted and lemma_pipes:
-                with nlp.select_pipes(enable=lemma_pipes):
-                    for _ in nlp.pipe(wanted, batch_size=batch_size):
-                        pass
-            for doc in docs:
-                yield doc.text, self._doc_to_nlp_artifact(doc, language)
+            with nlp.select_pipes(enable=[p for p in nlp.pipe_names if p not in LEMMA_PIPES]):
+                return list(nlp.pipe(texts, batch_size=batch_size))
 
-        def _doc_to_nlp_artifact(self, doc, language):
-            """Presidio's artifacts, read column-wise (no Token object per token)."""
+        def add_lemmas(self, docs: list, batch_size: int, language: str = "en") -> None:
+            nlp = self.nlp[language]
+            pipes = [p for p in LEMMA_PIPES if p in nlp.pipe_names]
+            if docs and pipes:
+                with nlp.select_pipes(enable=pipes):
+                    for _ in nlp.pipe(docs, batch_size=batch_size):
+                        pass
+
+        def process_batch(self, texts, language, batch_size=1, n_process=1, as_tuples=False):
+            docs = self.ner_docs([str(t) for t in texts], batch_size, language)
+            self.add_lemmas(docs, batch_size, language)
+            for doc in docs:
+                yield doc.text, self.artifacts(doc, language)
+
+        def artifacts(self, doc, language: str = "en", lemmas: bool = True):
+            """Presidio's artifacts, read column-wise (no Token object per token); without
+            ``lemmas``, only the entities and their scores (all that recognizers read)."""
             from spacy.attrs import IDX, LEMMA
 
             entities, scores = self._get_updated_entities(
                 doc.ents, self._get_scores_for_entities(doc))
-            columns = doc.to_array([IDX, LEMMA]).tolist() if len(doc) else []
+            columns = doc.to_array([IDX, LEMMA]).tolist() if lemmas and len(doc) else []
             strings = doc.vocab.strings
             return LazyArtifacts(entities=entities, tokens=doc,
                                  tokens_indices=[idx for idx, _ in columns],
@@ -168,19 +170,6 @@ def _spacy_engine_class():
                                  nlp_engine=self, language=language, scores=scores)
 
     return LeanSpacyNlpEngine
-
-
-def lemma_gate(recognizers: list) -> Callable[[str], bool]:
-    """True for a text where some recognizer with context words could find something."""
-    gates = []
-    for recognizer in recognizers:
-        if not getattr(recognizer, "context", None):
-            continue
-        condition = getattr(recognizer, "ftp_gate", None)
-        if condition is None:
-            return lambda text: True
-        gates.append(condition)
-    return lambda text: any(condition(text) for condition in gates)
 
 
 def builtin_recognizers(entities: list[str], nlp_engine_obj: Any, gated: bool = True) -> list:
@@ -198,6 +187,10 @@ def builtin_recognizers(entities: list[str], nlp_engine_obj: Any, gated: bool = 
     classes = {"EMAIL_ADDRESS": EmailRecognizer, "PHONE_NUMBER": PhoneRecognizer,
                "CREDIT_CARD": CreditCardRecognizer, "US_SSN": UsSsnRecognizer,
                "IBAN_CODE": IbanRecognizer, "IP_ADDRESS": IpRecognizer}
+    if gated:  # the same findings, with candidates too short to be valid skipped
+        from ftp.privacy.phones import phone_recognizer
+
+        classes["PHONE_NUMBER"] = phone_recognizer
     found = []
     for entity in entities:
         if entity in classes:
@@ -219,7 +212,6 @@ def gate(recognizer: Any, condition: Callable[[str], Any]) -> None:
         return analyze(text, entities, nlp_artifacts) if condition(text) else []
 
     recognizer.analyze = gated_analyze
-    recognizer.ftp_gate = condition
 
 
 def pattern_recognizers(patterns: dict[str, Any]) -> list:
@@ -248,8 +240,6 @@ def analyzer(tier: str, entities: list[str], extra: list | None = None,
 
     engine = nlp_engine(tier, model)
     recognizers = builtin_recognizers(entities, engine, gated) + list(extra or [])
-    if hasattr(engine, "needs_lemmas"):
-        engine.needs_lemmas = lemma_gate(recognizers)
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
     enhancer = None if tier == "patterns" else LemmaContextAwareEnhancer()
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"],

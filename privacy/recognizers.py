@@ -74,4 +74,6 @@ def person_cue_recognizer():
                                                            "recognizer_identifier": self.id})
                     for m in PERSON_CUE.finditer(text)]
 
-    return PersonCueRecognizer(supported_entities=["PERSON"], name="ftp_person_cues")
+    recognizer = PersonCueRecognizer(supported_entities=["PERSON"], name="ftp_person_cues")
+    recognizer.ftp_reads_entities_only = True  # ftp.privacy.batch: needs no lemmas
+    return recognizer

@@ -1,14 +1,16 @@
 """The scrubber: finds PII in batches of texts and replaces it per entity policy.
 
-Texts are analysed in batches (spaCy ``nlp.pipe`` through Presidio's ``process_batch`` for
-the ``ner`` tier), records are streamed in chunks, so a file of any size runs in constant
-memory and in order. Overlapping findings are resolved before replacement (highest score,
+Texts are analysed in batches (``ftp.privacy.batch``: Presidio's analysis steps over a batch,
+spaCy ``nlp.pipe`` for the ``ner`` tier), split across forked worker processes for large
+batches, and records are streamed in chunks, so a file of any size runs in constant memory
+and in order. Overlapping findings are resolved before replacement (highest score,
 then longest span), so a social security number is not also counted as a phone number.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import multiprocessing
 import os
 import weakref
@@ -18,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from ftp.privacy import engine as engines
+from ftp.privacy.batch import BatchAnalyzer
 from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, replacement
 
 DEFAULT_ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
@@ -100,6 +103,7 @@ class Scrubber:
         self.score_threshold = score_threshold
         self.workers = max(1, workers)
         self._pool: Any = None
+        self._batch: BatchAnalyzer | None = None
         self._secret = secret if secret is not None else load_secret()
         self._pseudonyms = Pseudonymizer(self._secret)
         self._anonymizer = AnonymizerEngine()
@@ -145,7 +149,10 @@ class Scrubber:
         if self._pool is None:
             _Forked.scrubber = self
             try:
-                self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+                # gc.freeze in each worker: its collector then never walks the inherited
+                # model and engine (time, and copy-on-write copies of their memory)
+                self._pool = multiprocessing.get_context("fork").Pool(self.workers,
+                                                                      initializer=gc.freeze)
             finally:
                 _Forked.scrubber = None
             weakref.finalize(self, self._pool.terminate)
@@ -160,19 +167,13 @@ class Scrubber:
             self._pool = None
 
     def _analyze_serial(self, texts: list[str], context: list[str] | None = None) -> list[list]:
-        found: list[list] = [[] for _ in texts]
         if not self._searched:
-            return found
-        todo = [i for i, text in enumerate(texts) if text and not text.isspace()]
-        batches = self.analyzer.nlp_engine.process_batch(
-            (texts[i] for i in todo), language="en", batch_size=self.batch_size)
-        for i, (text, artifacts) in zip(todo, batches, strict=True):
-            results = self.analyzer.analyze(
-                text=text, language="en", entities=self._searched, nlp_artifacts=artifacts,
-                score_threshold=self.score_threshold, allow_list=self.allow_list or None,
-                context=context)
-            found[i] = resolve_overlaps(results)
-        return found
+            return [[] for _ in texts]
+        if self._batch is None:
+            self._batch = BatchAnalyzer(self.analyzer, self._searched,
+                                        score_threshold=self.score_threshold,
+                                        allow_list=self.allow_list, batch_size=self.batch_size)
+        return [resolve_overlaps(found) for found in self._batch.analyze(texts, context)]
 
     # replacement -----------------------------------------------------------------------
 

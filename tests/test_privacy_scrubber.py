@@ -174,25 +174,58 @@ def test_worker_processes_give_the_same_findings_in_order():
     assert sum(map(len, serial)) > 300
 
 
-def test_ner_tier_skips_lemma_pipes_only_where_no_finding_reads_them():
-    """Texts no context-word recognizer can match skip tok2vec/tagger/lemmatizer; findings
-    and scores equal those with the lemma pipes run on every text."""
+def test_batch_analysis_equals_presidio_analyze_per_text():
+    """The batched steps (NER pass, recognizers, lemma pipes and context enhancer only where
+    they can change a score) give Presidio's findings *and scores*, text by text."""
     from ftp.privacy.corpus import generate
+    from ftp.privacy.scrubber import resolve_overlaps
 
-    texts = [sample["full_text"] for sample in generate(120, seed=7)]
+    texts = [sample["full_text"] for sample in generate(150, seed=7)]
     texts += ["Meeting notes: Ana Lima and Tom Berg opened an office in Lisbon.",
-              "Please call the customer on her mobile number 0171 555 0199 today."]
-    lean = scrubber(tier="ner", workers=1)
-    engine = lean.analyzer.nlp_engine
-    artifacts = dict(engine.process_batch(texts[-2:], language="en"))
-    assert not any(artifacts[texts[-2]].lemmas)  # no digits, no @: lemmas not needed
-    assert artifacts[texts[-1]].lemmas[-2:] == ["today", "."]
-    full = scrubber(tier="ner", workers=1)
-    full.analyzer.nlp_engine.needs_lemmas = lambda text: True
+              "Please call the customer on her mobile number 0171 555 0199 today.",
+              "SSN 219-09-9999 on file.", "", "  "]
+    lean = scrubber(tier="ner", workers=1, allow_list=["Lisbon"])
+    analyzer = lean.analyzer
 
-    def found(s):
-        return [[(r.entity_type, r.start, r.end, round(r.score, 6)) for r in doc]
-                for doc in s.analyze_texts(texts)]
+    def found(results):
+        return [(r.entity_type, r.start, r.end, round(r.score, 6)) for r in results]
 
-    assert found(lean) == found(full)
-    assert sum(not engine.needs_lemmas(t) for t in texts) >= 10
+    ours = [found(doc) for doc in lean.analyze_texts(texts)]
+    theirs = [found(resolve_overlaps(analyzer.analyze(
+        text=t, language="en", entities=lean._searched, score_threshold=lean.score_threshold,
+        allow_list=["Lisbon"]))) if t.strip() else [] for t in texts]
+    assert ours == theirs
+    assert ("PHONE_NUMBER", 46, 59, 0.75) in ours[-4]  # boosted by "mobile", "number"
+    assert "Lisbon" not in [texts[-5][start:end] for _, start, end, _ in ours[-5]]
+    batch = lean._batch
+    assert batch._two_pass
+    assert sum(not batch._may_change(batch._recognize(t, None)) for t in texts[:150]) >= 20
+
+
+def test_phone_matcher_skipping_impossible_candidates_finds_what_presidio_finds():
+    """Random digit strings around each region's prefixes, extensions, plus signs and IDD
+    prefixes: the skipping recognizer's results equal Presidio's PhoneRecognizer's."""
+    import random
+
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    from ftp.privacy.phones import phone_recognizer, valid_digit_counts
+
+    rng = random.Random(11)
+    prefixes = ["", "1", "1-1-", "0", "00", "44 0", "49 0", "972 0", "91 0", "55 90 21 ",
+                "180020", "011 44", "(0)", "+", "+44 (0)", "٠١"]
+    texts = []
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 22)))
+        step, sep = rng.randint(1, 5), rng.choice(["", " ", "-", "."])
+        body = sep.join(digits[i:i + step] for i in range(0, len(digits), step))
+        texts.append(f"tel {rng.choice(prefixes)} {body}{rng.choice(['', ' x12', '#', ' ~5'])}")
+
+    def found(recognizer):
+        return [sorted((r.start, r.end, r.score) for r in recognizer.analyze(t, ["PHONE_NUMBER"]))
+                for t in texts]
+
+    theirs = found(PhoneRecognizer())
+    assert found(phone_recognizer()) == theirs
+    assert sum(map(bool, theirs)) > 300
+    assert valid_digit_counts("US") == (7, 13)  # NANPA: 10 digits (7 local), "1" stripped twice
