@@ -29,7 +29,7 @@ def load_labelled(path: Path) -> list[dict[str, Any]]:
         samples = json.loads(text) if text.lstrip().startswith("[") else [
             json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON at column {error.colno}: {error.msg}",
+        raise InputError(f"malformed JSON: {error.msg} (column {error.colno})",
                          path=str(path), line=error.lineno) from None
     for index, sample in enumerate(samples):
         _check_sample(sample, index, path)

@@ -1,9 +1,11 @@
-"""Streaming readers and an all-or-nothing writer for `ftp scrub`.
+"""`ftp scrub`'s input and output: the data pipeline's streaming readers, an all-or-nothing
+writer.
 
-Lines are read as bytes with a length limit and decoded strictly, so a non-UTF-8 byte or a
-runaway single line is reported with file, line and byte offset before anything is kept,
-and a multi-GB file is read in constant memory. Output goes to a temporary file beside the
-target and is renamed into place only when everything succeeded.
+Records are read by ``ftp.plugins.data.sources`` (the readers ``ftp data import`` uses), with
+a line-length limit: lines are read as bytes no further than the limit and decoded strictly,
+so a non-UTF-8 byte or a runaway single line is reported with file, line and byte offset
+before anything is kept, and a multi-GB file is read in constant memory. Output goes to a
+temporary file beside the target and is renamed into place only when everything succeeded.
 """
 
 from __future__ import annotations
@@ -28,76 +30,37 @@ def detect_format(path: Path) -> str:
     return _SUFFIXES.get(path.suffix.lower(), "text")
 
 
-def lines(path: Path, max_line_bytes: int = MAX_LINE_BYTES,
-          keep_newlines: bool = False) -> Iterator[tuple[int, str]]:
-    """(line number, decoded line); raises InputError naming the file and position."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise InputError("the file is empty", path=str(path))
-    offset = 0
-    with path.open("rb") as handle:
-        number = 0
-        while raw := handle.readline(max_line_bytes + 1):
-            number += 1
-            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-                raise InputError(
-                    f"line longer than {max_line_bytes:,} bytes (starts at byte {offset:,})",
-                    path=str(path), line=number,
-                    hint="split the text into records of at most 1 MB")
-            text = _decode(raw, path, number, offset)
-            yield number, text if keep_newlines else text.rstrip("\r\n")
-            offset += len(raw)
+def lines(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
+    """(line number, decoded line without its newline); errors name the file and position."""
+    from ftp.plugins.data.sources import read_lines
 
-
-def _decode(raw: bytes, path: Path, number: int, offset: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        bad = raw[error.start]
-        raise InputError(
-            f"not UTF-8: byte 0x{bad:02x} at column {error.start + 1} "
-            f"(byte offset {offset + error.start:,})",
-            path=str(path), line=number, hint="convert the file to UTF-8 first (iconv)",
-        ) from None
+    _check_file(path)
+    for number, line in read_lines(path, max_line_bytes):
+        yield number, line.rstrip("\r\n")
 
 
 def read_records(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
     """Records of a JSONL, CSV/TSV or text file (one ``{"text": line}`` per line)."""
+    from ftp.plugins.data.sources import read_csv, read_jsonl
+
+    if fmt == "text":
+        yield from ({"text": line} for _, line in lines(path))
+        return
+    _check_file(path)
     if fmt == "jsonl":
-        yield from _jsonl(path)
-    elif fmt in ("csv", "tsv"):
-        yield from _csv(path, "\t" if fmt == "tsv" else ",")
+        located = read_jsonl(path, max_line_bytes=MAX_LINE_BYTES)
     else:
-        for _, line in lines(path):
-            yield {"text": line}
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    for number, line in lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"invalid JSON at column {error.colno}: {error.msg}",
-                             path=str(path), line=number) from None
-        if not isinstance(record, dict):
-            raise InputError(f"expected a JSON object, got {type(record).__name__}",
-                             path=str(path), line=number)
+        located = read_csv(path, delimiter="\t" if fmt == "tsv" else ",",
+                           max_line_bytes=MAX_LINE_BYTES)
+    for _, record in located:
         yield record
 
 
-def _csv(path: Path, delimiter: str) -> Iterator[dict[str, Any]]:
-    reader = csv.reader((line for _, line in lines(path, keep_newlines=True)), delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        raise InputError("no header row", path=str(path), line=1)
-    for row in reader:
-        if len(row) != len(header):
-            raise InputError(f"{len(row)} fields, the header has {len(header)}",
-                             path=str(path), line=reader.line_num)
-        yield dict(zip(header, row, strict=True))
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError("the file is empty", path=str(path))
 
 
 class RecordWriter:

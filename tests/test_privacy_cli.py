@@ -55,11 +55,12 @@ def test_drop_operator_removes_records(tmp_path, invoke, project):
 
 @pytest.mark.parametrize("name, content, message", [
     ("bad.jsonl", b'{"text": "ok"}\n{"text": "caf\xe9"}\n',
-     "bad.jsonl:2: not UTF-8: byte 0xe9 at column 14 (byte offset 28)"),
+     "bad.jsonl:2: not UTF-8 text (byte 0xe9 at column 14, byte offset 28)"),
     ("empty.jsonl", b"", "empty.jsonl: the file is empty"),
-    ("broken.jsonl", b'{"text": "ok"}\n{"text": \n', "broken.jsonl:2: invalid JSON"),
+    ("broken.jsonl", b'{"text": "ok"}\n{"text": \n', "broken.jsonl:2: malformed JSON"),
     ("list.jsonl", b'[1, 2]\n', "list.jsonl:1: expected a JSON object"),
-    ("ragged.csv", b"a,b\n1,2,3\n", "ragged.csv:2: 3 fields, the header has 2"),
+    ("ragged.csv", b"a,b\n1,2,3\n", "ragged.csv:2: 1 more value(s) than columns"),
+    ("utf16.jsonl", '{"text": "x"}\n'.encode("utf-16"), "utf16.jsonl:1: the file is UTF-16"),
 ])
 def test_bad_input_exits_2_with_position_and_leaves_nothing(tmp_path, invoke, name, content,
                                                             message):
@@ -112,7 +113,7 @@ def test_evaluate_a_labelled_file(tmp_path, invoke):
      '"end_position": 9}]}]', "sample 0: span 2-9 (X) is outside the text of 3 characters"),
     ('[{"text": "abc"}]', "sample 0: expected an object with a string 'full_text'"),
     ('[{"full_text": "abc", "spans": [{"start_position": 0}]}]', "each span needs"),
-    ('[{"full_text": ', "gold.json:1: invalid JSON"),
+    ('[{"full_text": ', "gold.json:1: malformed JSON"),
 ])
 def test_malformed_labelled_file(tmp_path, invoke, content, message):
     labelled = tmp_path / "gold.json"

@@ -19,23 +19,40 @@ from ftp.errors import InputError, UserError
 Located = tuple[Any, dict[str, Any]]
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
 HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Decoded lines, with a clear error for a file that is not UTF-8."""
+def read_lines(path: Path, max_line_bytes: int | None = None) -> Iterator[tuple[int, str]]:
+    """Decoded lines (newlines kept), streamed; a clear error, naming the line and byte
+    offset, for a file that is not UTF-8 and for a line over ``max_line_bytes`` (read no
+    further than that, so a runaway line never fills memory)."""
+    limit = -1 if max_line_bytes is None else max_line_bytes + 1
+    number, offset = 0, 0
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        while raw := handle.readline(limit):
+            number += 1
+            if limit > 0 and len(raw) == limit and not raw.endswith(b"\n"):
+                raise InputError(
+                    f"line longer than {max_line_bytes:,} bytes (starts at byte {offset:,})",
+                    path=str(path), line=number, hint="split the text into shorter records")
+            start, offset = offset, offset + len(raw)
             if number == 1:
                 _check_bom(path, raw)
-                raw = raw.removeprefix(b"\xef\xbb\xbf")
-            try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                bad = raw[error.start:error.start + 1].hex()
-                raise InputError(
-                    f"not UTF-8 text (byte 0x{bad} at column {error.start + 1})", path=str(path),
-                    line=number, hint="re-encode the file as UTF-8 (e.g. `iconv -t UTF-8`)",
-                ) from None
+                if raw.startswith(UTF8_BOM):
+                    raw, start = raw[len(UTF8_BOM):], start + len(UTF8_BOM)
+            yield number, _decode(raw, path, number, start)
+
+
+def _decode(raw: bytes, path: Path, number: int, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = raw[error.start:error.start + 1].hex()
+        raise InputError(
+            f"not UTF-8 text (byte 0x{bad} at column {error.start + 1}, "
+            f"byte offset {offset + error.start:,})", path=str(path), line=number,
+            hint="re-encode the file as UTF-8 (e.g. `iconv -t UTF-8`)",
+        ) from None
 
 
 def _check_bom(path: Path, first: bytes) -> None:
@@ -44,8 +61,8 @@ def _check_bom(path: Path, first: bytes) -> None:
                          line=1, hint="convert it with `iconv -f UTF-16 -t UTF-8`")
 
 
-def read_jsonl(path: Path, **_: Any) -> Iterator[Located]:
-    for number, line in _lines(path):
+def read_jsonl(path: Path, *, max_line_bytes: int | None = None, **_: Any) -> Iterator[Located]:
+    for number, line in read_lines(path, max_line_bytes):
         if not line.strip():
             continue
         try:
@@ -61,7 +78,7 @@ def read_jsonl(path: Path, **_: Any) -> Iterator[Located]:
 
 def read_json(path: Path, **_: Any) -> Iterator[Located]:
     """A JSON array of objects; line numbers come from each object's position."""
-    text = "".join(line for _, line in _lines(path))
+    text = "".join(line for _, line in read_lines(path))
     decoder = json.JSONDecoder()
     position = _skip(text, 0)
     if position >= len(text) or text[position] != "[":
@@ -92,9 +109,10 @@ def _skip(text: str, position: int) -> int:
     return position
 
 
-def read_csv(path: Path, *, delimiter: str | None = None, **_: Any) -> Iterator[Located]:
+def read_csv(path: Path, *, delimiter: str | None = None, max_line_bytes: int | None = None,
+             **_: Any) -> Iterator[Located]:
     delimiter = delimiter or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
-    lines = (line for _, line in _lines(path))
+    lines = (line for _, line in read_lines(path, max_line_bytes))
     reader = csv.DictReader(lines, delimiter=delimiter)
     try:
         for row in reader:
@@ -179,7 +197,7 @@ def read_folder(path: Path, **options: Any) -> Iterator[Located]:
         return
     for file in files:
         if file.suffix.lower() in TEXT_SUFFIXES:
-            text = "".join(line for _, line in _lines(file))
+            text = "".join(line for _, line in read_lines(file))
             yield str(file.relative_to(path)), {"text": text}
 
 
