@@ -16,7 +16,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ftp.errors import NotFound
 from ftp.privacy.canaries import (
     SECRET_SPACE_BITS,
     random_secret,
@@ -24,35 +23,32 @@ from ftp.privacy.canaries import (
     stored_canaries,
 )
 
-MODEL_DIR_NAMES = ("final", "model", "adapter", "merged")
 
-
-def load_model(path: Path):
-    """A causal LM and its tokenizer from a local folder (a full model or a PEFT adapter)."""
+def load_model(ref: str | Path, project: Any = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` in eval mode and float32 (exposures compare log-likelihoods):
+    a model reference or a train run of ``project``, through ``ftp.plugins.models``."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = Path(path)
-    if (path / "adapter_config.json").is_file():
-        from peft import AutoPeftModelForCausalLM
+    from ftp.plugins.models import load_model as load
 
-        model = AutoPeftModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    else:
-        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model, tokenizer = load(ref, project, dtype=torch.float32)
     return model.eval(), tokenizer
 
 
-def find_model(artifacts: str | None) -> Path:
-    """The trained model inside a run's artifacts (``final/``, ``model/``... or the newest)."""
-    root = Path(artifacts or "")
-    found = [p.parent for name in ("config.json", "adapter_config.json")
-             for p in root.glob(f"**/{name}")] if root.is_dir() else []
-    if not found:
-        raise NotFound(f"no model folder in the run's artifacts ({root})",
-                       hint="pass the trained model with --model PATH")
-    named = [p for p in found if p.name in MODEL_DIR_NAMES]
-    return max(named or found, key=lambda p: p.stat().st_mtime)
+def audited_model(project: Any, trained: Any, model_path: Path | None) -> tuple[Any, Any, str]:
+    """The model to audit, its tokenizer and where it came from: the train run's final
+    model (its adapter on its base, or full weights), or ``model_path`` (a model folder, or
+    an adapter folder applied on the run's base model)."""
+    from ftp.plugins.models.loading import final_model_path
+
+    if model_path is None:
+        return (*load_model(str(trained.id), project), str(final_model_path(trained)))
+    if (Path(model_path) / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base, tokenizer = load_model(trained.model or "")
+        return PeftModel.from_pretrained(base, str(model_path)).eval(), tokenizer, str(model_path)
+    return (*load_model(model_path), str(model_path))
 
 
 def canary_context(tokenizer: Any, canary: dict[str, Any]) -> str:
@@ -159,8 +155,7 @@ def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
     canaries = stored_canaries(project, dataset_id)
     if not canaries and (dataset_id is None or placeholder_sites <= 0):
         require_canaries(project, dataset_id)
-    model_path = Path(model_path) if model_path else find_model(trained.artifacts_path)
-    model, tokenizer = load_model(model_path)
+    model, tokenizer, model_path = audited_model(project, trained, model_path)
     sites = []
     if dataset_id is not None and placeholder_sites > 0:
         sites = placeholders.training_sites(project, dataset_id, tokenizer,
@@ -170,7 +165,7 @@ def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
     config = {"audit": "leakage", "candidates": candidates, "canaries": len(canaries),
               "placeholder_sites": len(sites), "surrogates": surrogates,
               "raw_file": raw_path is not None}
-    with project.run("audit", config=config, model=str(model_path), dataset_id=dataset_id,
+    with project.run("audit", config=config, model=model_path, dataset_id=dataset_id,
                      parent_id=trained.id) as run:
         result = audit_model(model, tokenizer, canaries, candidates) if canaries else {}
         if sites:

@@ -203,12 +203,14 @@ def base_model(model: Any, base_path: str | None) -> Iterator[Any]:
         with model.disable_adapter():
             yield model
         return
-    if base_path and (Path(base_path) / "config.json").is_file():
-        from ftp.privacy.leakage import load_model
+    from ftp.errors import NotFound, UserError
+    from ftp.privacy.leakage import load_model
 
-        yield load_model(Path(base_path))[0]
-        return
-    yield None
+    try:
+        base = load_model(base_path)[0] if base_path else None
+    except (NotFound, UserError):  # not installed here: the audit goes on without it
+        base = None
+    yield base
 
 
 def audit_placeholders(model: Any, tokenizer: Any, sites: list[Site],

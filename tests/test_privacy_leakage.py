@@ -107,4 +107,4 @@ def test_audit_without_canaries_or_model_is_a_clear_error(project, invoke):
     assert result.exit_code == 2 and "no canaries recorded" in result.output
     canary_records(project, _dataset(project), n=1, seed=0)
     result = invoke("audit", "leakage", str(run.id))
-    assert result.exit_code == 2 and "no model folder" in result.output
+    assert result.exit_code == 2 and "has no final model" in result.output
