@@ -59,12 +59,31 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: go offline first, then load plugins and run."""
     go_offline()
     args = sys.argv[1:] if argv is None else argv
+    if "--debug" not in args:
+        quiet_library_noise()
     try:
         group = build_cli(strict="--strict" in args)
     except FtpError as error:
         click.echo(f"Error: {error.format()}", err=True)
         sys.exit(error.exit_code)
     group.main(args=args, prog_name="ftp")
+
+
+def quiet_library_noise() -> None:
+    """Hide what users cannot act on: the libraries' deprecation notices to each other (peft
+    calling a transformers 5 name due to change in v6) and lm-eval's warnings about being
+    handed a loaded model, which ftp does on purpose; and transformers' per-load weight bar
+    (ftp shows its own progress). ``--debug`` shows them all."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when transformers loads
+
+    for module in ("transformers", "peft", "lm_eval", "accelerate", "trl"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
 
 def subgroup(cli: click.Group, name: str, help_text: str) -> click.Group:

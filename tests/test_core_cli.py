@@ -198,3 +198,23 @@ def test_plugin_new_scaffolds_an_installable_plugin(tmp_path):
 def test_plugin_new_refuses_a_bad_name(invoke):
     result = invoke("plugin", "new", "Bad Name!")
     assert result.exit_code == 2 and "lower-case" in result.output
+
+
+def test_library_noise_hidden_but_not_ours(tmp_path):
+    """Libraries' deprecation notices to each other and lm-eval's loaded-model warnings are
+    hidden from users; ftp's own warnings and errors are not."""
+    script = (
+        "import logging, warnings\n"
+        "from ftp.cli import quiet_library_noise\n"
+        "quiet_library_noise()\n"
+        "warnings.warn_explicit('old name', FutureWarning, 'modeling_utils.py', 1,"
+        " module='transformers.modeling_utils')\n"
+        "warnings.warn_explicit('ours', FutureWarning, 'x.py', 1, module='ftp.plugins.x')\n"
+        "logging.basicConfig()\n"
+        "logging.getLogger('lm_eval.models.huggingface').warning('model kwarg not a str')\n"
+        "logging.getLogger('lm_eval.models.huggingface').error('real lm-eval error')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert "ours" in result.stderr and "real lm-eval error" in result.stderr
+    assert "old name" not in result.stderr and "not a str" not in result.stderr
