@@ -9,7 +9,6 @@ update inside the base output (``lora_fused.py``).
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from ftp.plugins.training.lora_fused import fused_lora
 from ftp.plugins.training.loss import accepts_logits_to_keep, response_loss
 from ftp.plugins.training.packing import PackingCollator, PaddingCollator
 from ftp.plugins.training.progress import install as install_progress
+from ftp.plugins.training.run import fsdp_sharded, rank, world_size
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -85,10 +85,10 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
         save_total_limit=2, eval_strategy="steps" if has_eval else "no",
         eval_steps=s["eval_steps"], report_to=[], remove_unused_columns=False,
         dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
-        disable_tqdm=True, ddp_backend="gloo" if not cuda and _world_size() > 1 else None,
+        disable_tqdm=True, ddp_backend="gloo" if not cuda and world_size() > 1 else None,
         ddp_find_unused_parameters=False, save_only_model=False, prediction_loss_only=True,
     )
-    if s.get("distributed") == "fsdp" and _world_size() > 1:
+    if fsdp_sharded(s):
         # transformers cannot checkpoint the optimizer state of a model sharded at load time:
         # FSDP checkpoints hold the model only (a NaN stop keeps one; they do not resume)
         values["save_only_model"] = True
@@ -187,8 +187,4 @@ def peak_memory_mb() -> float:
 
 
 def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return rank() == 0

@@ -39,10 +39,9 @@ def _load(job, **kwargs: Any) -> tuple[Any, Any]:
 
 
 def sharded(job) -> bool:
-    """FSDP asked for and more than one process: the model is sharded as it loads."""
-    from ftp.plugins.training.run import world_size
+    from ftp.plugins.training.run import fsdp_sharded
 
-    return job.settings.get("distributed") == "fsdp" and world_size() > 1
+    return fsdp_sharded(job.settings)
 
 
 def fsdp_config() -> Any:

@@ -29,6 +29,11 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def fsdp_sharded(settings: dict[str, Any]) -> bool:
+    """FSDP asked for and more than one process: the model is sharded as it loads."""
+    return settings.get("distributed") == "fsdp" and world_size() > 1
+
+
 def _setup_distributed() -> None:
     if world_size() > 1:
         import torch
