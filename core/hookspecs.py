@@ -66,7 +66,9 @@ def register_formatters(register: Register) -> None:
 
     Called when data is prepared for training or evaluation. A formatter is a callable
     ``formatter(record, tokenizer) -> (prompt_text, response_text)``; the response part is
-    the only part that carries loss by default.
+    the only part that carries loss by default. Optionally ``formatter.prepare(tokenizer)``
+    returns a callable bound to that tokenizer (read once) giving ``(prompt, response,
+    prompt, response, ...)``, so every assistant turn of a conversation is trained.
     """
 
 

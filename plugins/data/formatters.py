@@ -124,7 +124,6 @@ class ChatSegments:
         return stripped if self.eos and stripped.endswith(self.eos) else response
 
 
-chat_template.segments = chat_segments  # type: ignore[attr-defined]
 chat_template.prepare = ChatSegments  # type: ignore[attr-defined]
 
 

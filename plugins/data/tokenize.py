@@ -97,7 +97,7 @@ def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
         raise UserError(f"truncation must be one of {', '.join(TRUNCATION)}, got {truncation!r}")
     formatter = get_formatter(template)
     prepare = getattr(formatter, "prepare", None)  # bound to the tokenizer once, if it can
-    formatter = prepare(tokenizer) if prepare else getattr(formatter, "segments", formatter)
+    formatter = prepare(tokenizer) if prepare else formatter
     encoder = _Encoder(tokenizer, max_length, truncation, train_on_responses_only)
     batch: list[tuple[str, ...]] = []
     with _no_gc():
