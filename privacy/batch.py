@@ -57,6 +57,9 @@ class BatchAnalyzer:
         self._two_pass = hasattr(engine, "ner_docs") and all(map(_reads_entities_only,
                                                                  self.recognizers))
         self._remove_duplicates = EntityRecognizer.remove_duplicates
+        enhancer = analyzer.context_aware_enhancer
+        self._boost = getattr(enhancer, "context_similarity_factor", None)
+        self._floor = getattr(enhancer, "min_score_with_context_similarity", None)
 
     def analyze(self, texts: list[str], context: list[str] | None = None) -> list[list]:
         found: list[list] = [[] for _ in texts]
@@ -114,9 +117,7 @@ class BatchAnalyzer:
         finding of its type scoring 1.0 (which no enhancer changes) spans it, and even
         boosted it stays under 1.0, so ``remove_duplicates`` sorts it after that finding
         and removes it (e.g. Presidio's 0.4 phone match inside a validated phone shape)."""
-        boost = getattr(self.analyzer.context_aware_enhancer, "context_similarity_factor", None)
-        floor = getattr(self.analyzer.context_aware_enhancer, "min_score_with_context_similarity",
-                        None)
+        boost, floor = self._boost, self._floor
         if boost is None or floor is None or max(result.score + boost, floor) >= MAX_SCORE:
             return False
         return any(other.entity_type == result.entity_type and other.score == MAX_SCORE
