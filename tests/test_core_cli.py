@@ -14,8 +14,12 @@ from ftp.project import Project
 
 
 def _ftp(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ftp", *args], cwd=cwd,
-                          capture_output=True, text=True)
+    return _python("-m", "ftp", *args, cwd=cwd)
+
+
+def _python(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """A fresh interpreter: what it imports and prints is its own."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_help_lists_every_command_with_a_description(invoke):
@@ -34,8 +38,7 @@ def test_help_does_not_import_heavy_libraries(tmp_path):
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'transformers', 'lm_eval', 'presidio_analyzer')"
             " if m in sys.modules]\nprint('HEAVY=' + ','.join(heavy))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path)
+    result = _python("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "HEAVY="
 
@@ -213,8 +216,7 @@ def test_library_noise_hidden_but_not_ours(tmp_path):
         "logging.basicConfig()\n"
         "logging.getLogger('lm_eval.models.huggingface').warning('model kwarg not a str')\n"
         "logging.getLogger('lm_eval.models.huggingface').error('real lm-eval error')\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                            text=True)
+    result = _python("-c", script, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ours" in result.stderr and "real lm-eval error" in result.stderr
     assert "old name" not in result.stderr and "not a str" not in result.stderr
