@@ -116,3 +116,21 @@ def test_bench_import_checks_counts_and_formats(invoke, tmp_path):
     assert [json.loads(line) for line in installed] == hf
     full = invoke("bench", "import", "hellaswag", str(BENCHDATA / "hellaswag"))
     assert full.exit_code == 0 and "validation 10042" in full.output
+
+
+def test_bench_jsonl_bz2_rows_and_a_malformed_line(tmp_path):
+    """Compressed JSONL releases are read through the data pipeline's streaming reader: blank
+    lines skipped, a malformed line named by file and line."""
+    import bz2
+
+    from ftp.errors import InputError
+    from ftp.plugins.evaluation.formats import read_jsonl_rows
+
+    good = tmp_path / "mc_task.jsonl.bz2"
+    good.write_bytes(bz2.compress(b'{"a": 1}\n\n{"a": 2}\n'))
+    assert read_jsonl_rows(good) == [{"a": 1}, {"a": 2}]
+    bad = tmp_path / "broken.jsonl.bz2"
+    bad.write_bytes(bz2.compress(b'{"a": 1}\n{"a": \n'))
+    with pytest.raises(InputError) as caught:
+        read_jsonl_rows(bad)
+    assert "broken.jsonl.bz2:2: malformed JSON" in caught.value.format()

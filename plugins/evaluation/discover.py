@@ -67,7 +67,7 @@ def _rows(spec: BenchSpec, path: Path, split: str) -> list[dict[str, Any]]:
     if spec.name == "hellaswag" and (name.endswith(".txt") or name.endswith(".txt.bz2")):
         return formats.read_hellaswag_text(path)
     if name.endswith(".jsonl.bz2"):
-        raw = list(formats._jsonl(path))
+        raw = formats.read_jsonl_rows(path)
     elif path.suffix.lower() in formats.TABLE_SUFFIXES:
         raw = formats.read_table(path)
     else:
