@@ -58,27 +58,24 @@ def model_folder(name: str) -> Path | None:
         return None
 
 
+ARMS = ("padded", "trl_padded", "trl_padding_free", "trl_bfd", "ftp")
+TRL_ARMS = {"trl_padded": {}, "trl_padding_free": {"padding_free": True},
+            "trl_bfd": {"packing": True, "packing_strategy": "bfd"}}
+MAX_LENGTH = 1024  # the data's cap: nothing is truncated, bfd rows hold whole examples
+
+
 def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads: int,
-            dtype: str = "float32") -> dict:
-    """One arm in this process: returns step times, real tokens per step, losses, peak RSS."""
+            dtype: str = "float32", precision: str = "fp32") -> dict:
+    """One arm in this process: returns step times, real tokens per step, losses, peak RSS.
+
+    ``precision`` "bf16" trains fp32 weights under bf16 autocast (``bf16=True``), every arm.
+    """
     import resource
 
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import (
-        AutoModelForCausalLM,
-        DataCollatorForSeq2Seq,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
-        set_seed,
-    )
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from transformers.utils import logging as hf_logging
-
-    from ftp.plugins.training.callbacks import TokenCounter
-    from ftp.plugins.training.engine import FtpTrainer, segment_attention
-    from ftp.plugins.training.lora_fused import fused_lora
-    from ftp.plugins.training.packing import PackingCollator
 
     hf_logging.disable_progress_bar()
     torch.set_num_threads(threads)
@@ -88,22 +85,40 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
     model.config.use_cache = False
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
                                              target_modules="all-linear", task_type="CAUSAL_LM"))
-    from transformers import AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token_id = 0
     data = synthetic_examples(batch * (steps + 1), model.config.vocab_size, median)
-    tokens: list[int] = []
+    timer, tokens = step_timer(cuda), []
+    common = dict(per_device_train_batch_size=batch, max_steps=steps + 1, learning_rate=1e-4,
+                  logging_steps=1, save_strategy="no", report_to=[], use_cpu=not cuda, seed=0,
+                  bf16=precision == "bf16" or (dtype == "bfloat16" and cuda), data_seed=0,
+                  disable_tqdm=True, dataloader_num_workers=0)
+    with tempfile.TemporaryDirectory() as out:
+        build = trl_trainer if arm in TRL_ARMS else hf_trainer
+        trainer, rows = build(arm, model, tokenizer, data, dict(common, output_dir=out), timer)
+        inner = trainer.data_collator
 
-    if arm == "ftp":
-        inner = PackingCollator(pad, flat=True)
-    else:
-        tokenizer.pad_token_id = pad
-        inner = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+        def collate(examples):  # real tokens: every id of every example (or packed row)
+            tokens.append(sum(len(e["input_ids"]) for e in examples))
+            return inner(examples)
 
-    def collate(examples):
-        tokens.append(sum(len(e["input_ids"]) for e in examples))
-        return inner(examples)
+        trainer.data_collator = collate
+        with trainer_context(arm, model):
+            trainer.train()
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    peak_gpu = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
+    return {"step_seconds": timer.times, "step_cpu_seconds": timer.cpu, "tokens": tokens,
+            "losses": losses, "rows_per_step": rows, "precision": precision,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "peak_gpu_mb": peak_gpu,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def step_timer(cuda: bool):
+    """A callback that records each step's wall and process CPU seconds."""
+    import torch
+    from transformers import TrainerCallback
 
     def sync():
         if cuda:
@@ -122,35 +137,65 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
             self.times.append(time.perf_counter() - self.start)
             self.cpu.append(time.process_time() - self.cpu_start)
 
-    timer = Timer()
-    with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(output_dir=out, per_device_train_batch_size=batch,
-                                 max_steps=steps + 1, learning_rate=1e-4, logging_steps=1,
-                                 save_strategy="no", report_to=[], use_cpu=not cuda, seed=0,
-                                 bf16=dtype == "bfloat16" and cuda,
-                                 data_seed=0, remove_unused_columns=False, disable_tqdm=True,
-                                 dataloader_num_workers=0)
-        with segment_attention(model, arm == "ftp"), \
-                (fused_lora(model) if arm == "ftp" else contextlib.nullcontext()):
-            if arm == "ftp":
-                trainer = FtpTrainer(model=model, args=args, train_dataset=data,
-                                     data_collator=collate, callbacks=[timer],
-                                     tokens=TokenCounter())
-            else:
-                trainer = Trainer(model=model, args=args, train_dataset=data,
-                                  data_collator=collate, callbacks=[timer])
-            trainer.train()
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    peak_gpu = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
-    return {"step_seconds": timer.times, "step_cpu_seconds": timer.cpu, "tokens": tokens,
-            "losses": losses,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "peak_gpu_mb": peak_gpu,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return Timer()
 
 
-def loss_difference(folder: str, batch: int, median: int) -> float:
-    """|ftp loss - padded full-logits loss| on the same batch, same weights (no training)."""
+@contextlib.contextmanager
+def trainer_context(arm: str, model):
+    """ftp's arm trains with per-example attention and the fused LoRA path, as ftp train."""
+    from ftp.plugins.training.engine import segment_attention
+    from ftp.plugins.training.lora_fused import fused_lora
+
+    ours = arm == "ftp"
+    with segment_attention(model, ours), \
+            (fused_lora(model) if ours else contextlib.nullcontext()):
+        yield
+
+
+def hf_trainer(arm: str, model, tokenizer, data: list[dict], args: dict, timer):
+    """ftp's FtpTrainer on flat rows, or plain Trainer with DataCollatorForSeq2Seq padding."""
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+    from ftp.plugins.training.callbacks import TokenCounter
+    from ftp.plugins.training.engine import FtpTrainer
+    from ftp.plugins.training.packing import PackingCollator
+
+    args = TrainingArguments(**args, remove_unused_columns=False)
+    if arm == "ftp":
+        return FtpTrainer(model=model, args=args, train_dataset=data, callbacks=[timer],
+                          data_collator=PackingCollator(tokenizer.pad_token_id, flat=True),
+                          tokens=TokenCounter()), args.per_device_train_batch_size
+    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+    return Trainer(model=model, args=args, train_dataset=data, data_collator=collator,
+                   callbacks=[timer]), args.per_device_train_batch_size
+
+
+def trl_trainer(arm: str, model, tokenizer, data: list[dict], args: dict, timer):
+    """TRL's SFTTrainer on the same tokenised examples (``labels`` -100 on the prompt, so the
+    loss is completion-only), its own collator; gradient checkpointing off (TRL's default is
+    on: slower). bfd packs whole examples into 1024-token rows; its rows per step are chosen
+    so a step holds about as many real tokens as the other arms' ``batch`` examples."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    rows = args["per_device_train_batch_size"]
+    if arm == "trl_bfd":
+        mean = sum(len(e["input_ids"]) for e in data) / len(data)
+        rows = max(1, round(rows * mean / MAX_LENGTH))
+        data = data * 3  # enough packed rows for every step
+    # padding_free without packing refuses a max_length; the examples are within it anyway
+    length = None if arm == "trl_padding_free" else MAX_LENGTH
+    config = SFTConfig(**dict(args, per_device_train_batch_size=rows), max_length=length,
+                       gradient_checkpointing=False, dataset_num_proc=None,
+                       **TRL_ARMS[arm])
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(data),
+                         processing_class=tokenizer, callbacks=[timer])
+    return trainer, rows
+
+
+def loss_difference(folder: str, batch: int, median: int, precision: str = "fp32") -> float:
+    """|ftp loss - fp32 padded full-logits loss| on the same batch, same weights (no
+    training); with ``precision`` "bf16" ftp's side runs under bf16 autocast."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -164,10 +209,14 @@ def loss_difference(folder: str, batch: int, median: int) -> float:
     padded.pop("num_real_tokens")
     flat = PackingCollator(0, flat=True)(examples)
     flat.pop("num_real_tokens")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    move = lambda batch: {k: v.to(device) for k, v in batch.items()}  # noqa: E731
     with torch.no_grad():
-        reference = model(**padded, use_cache=False).loss.item()
-        with segment_attention(model, True):
-            ours = response_loss(model, flat)[0].item()
+        reference = model(**move(padded), use_cache=False).loss.item()
+        with segment_attention(model, True), \
+                torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            ours = response_loss(model, move(flat))[0].item()
     return abs(ours - reference)
 
 
@@ -194,10 +243,10 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def run_subprocess(arm: str, folder: Path, steps: int, batch: int, median: int, threads: int,
-                   dtype: str) -> dict:
+                   dtype: str, precision: str) -> dict:
     command = [sys.executable, __file__, "--arm", arm, "--folder", str(folder),
                "--steps", str(steps), "--batch", str(batch), "--median", str(median),
-               "--threads", str(threads), "--dtype", dtype]
+               "--threads", str(threads), "--dtype", dtype, "--precisions", precision]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{arm} arm failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -205,37 +254,80 @@ def run_subprocess(arm: str, folder: Path, steps: int, batch: int, median: int, 
 
 
 def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
-                folder: Path | None = None, dtype: str = "float32",
-                repeats: int = 1) -> dict | None:
+                folder: Path | None = None, dtype: str = "float32", repeats: int = 1,
+                arms: tuple[str, ...] = ARMS, precisions: tuple[str, ...] = ("fp32",)
+                ) -> dict | None:
+    """Every arm at every precision, alternating ``repeats`` times; ratios against each."""
     folder = folder or model_folder(name)
     if folder is None:
         print(f"skipping {name}: not installed (`ftp models pull {name}`)", file=sys.stderr)
         return None
-    runs: dict[str, list[dict]] = {"padded": [], "ftp": []}
+    labels = [(arm, p) for p in precisions for arm in arms]
+    runs: dict[str, list[dict]] = {label(a, p): [] for a, p in labels}
     loads = [os.getloadavg()[0]]
     for _ in range(repeats):
-        for arm in runs:
-            runs[arm].append(run_subprocess(arm, folder, steps, batch, median, threads, dtype))
+        for arm, precision in labels:
+            key = label(arm, precision)
+            runs[key].append(run_subprocess(arm, folder, steps, batch, median, threads, dtype,
+                                            precision))
             loads.append(os.getloadavg()[0])
-            print(f"{name} {arm}: {summarise(runs[arm][-1:])}", file=sys.stderr)
-    arms = {arm: summarise(found) for arm, found in runs.items()}
-    padded, ours = arms["padded"], arms["ftp"]
-    # the arms train on identical batches: each step's time ratio is a paired measurement
-    per_step = [base / mine for a, b in zip(runs["padded"], runs["ftp"], strict=True)
-                for base, mine in zip(a["step_seconds"][1:], b["step_seconds"][1:], strict=True)]
-    return {"model": name, "batch_size": batch, "median_length": median, "threads": threads,
-            "padded_trainer_peft": padded, "ftp": ours,
-            "speedup": round(ours["real_tokens_per_s"] / padded["real_tokens_per_s"], 2),
-            "speedup_cpu_time": round(ours["real_tokens_per_cpu_s"]
-                                      / padded["real_tokens_per_cpu_s"], 2),
-            "speedup_overall": round(ours["real_tokens_per_s_overall"]
-                                     / padded["real_tokens_per_s_overall"], 2),
-            "speedup_per_step_median": round(statistics.median(per_step), 2),
-            "speedup_per_step": [round(x, 3) for x in per_step],
-            "load_average_1min": [round(x, 2) for x in loads],
-            "first_step_loss_difference": abs(ours["first_step_loss"]
-                                              - padded["first_step_loss"]),
-            "loss_difference_identical_batch": loss_difference(str(folder), batch, median)}
+            print(f"{name} {key}: {summarise(runs[key][-1:])}", file=sys.stderr, flush=True)
+    found = {"model": name, "batch_size": batch, "median_length": median, "threads": threads,
+             "dtype": dtype, "arms": {key: summarise(r) for key, r in runs.items()},
+             "load_average_1min": [round(x, 2) for x in loads]}
+    found["comparisons"] = {p: compare_arms(runs, found["arms"], arms, p) for p in precisions
+                            if "ftp" in arms}
+    found["loss_difference_identical_batch"] = {
+        p: loss_difference(str(folder), batch, median, p) for p in precisions}
+    return found
+
+
+def label(arm: str, precision: str) -> str:
+    return arm if precision == "fp32" else f"{arm}_{precision}"
+
+
+def compare_arms(runs: dict, arms: dict, names: tuple[str, ...], precision: str) -> dict:
+    """ftp at ``precision`` against every baseline arm at the same precision."""
+    ours_key = label("ftp", precision)
+    ours, out = arms[ours_key], {}
+    for key in (label(name, precision) for name in names if name != "ftp"):
+        base = arms[key]
+        row = {"speedup": round(ours["real_tokens_per_s"] / base["real_tokens_per_s"], 2),
+               "speedup_cpu_time": round(ours["real_tokens_per_cpu_s"]
+                                         / base["real_tokens_per_cpu_s"], 2),
+               "speedup_overall": round(ours["real_tokens_per_s_overall"]
+                                        / base["real_tokens_per_s_overall"], 2),
+               "first_step_loss_difference": abs(ours["first_step_loss"]
+                                                 - base["first_step_loss"])}
+        paired = per_step_ratios(runs[key], runs[ours_key])
+        if paired:  # identical batches: each step's time ratio is a paired measurement
+            row["speedup_per_step_median"] = round(statistics.median(paired), 2)
+        out[key] = row
+    trl = [k for k in out if k.startswith("trl_")]
+    if trl:
+        best = max(trl, key=lambda k: arms[k]["real_tokens_per_s"])
+        out["best_trl"] = {"arm": best, **out[best]}
+    return out
+
+
+def per_step_ratios(base_runs: list[dict], our_runs: list[dict]) -> list[float]:
+    """Baseline step time / ours over the same batches, when both saw the same tokens."""
+    ratios = []
+    for a, b in zip(base_runs, our_runs, strict=True):
+        if a["tokens"] != b["tokens"]:
+            return []
+        ratios += [x / y for x, y in zip(a["step_seconds"][1:], b["step_seconds"][1:],
+                                         strict=True)]
+    return ratios
+
+
+def cpu_bf16_flags() -> list[str]:
+    """The CPU's bf16 instruction flags (lscpu / /proc/cpuinfo): where autocast can pay."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return []
+    return sorted({f for f in flags if f in ("avx512_bf16", "amx_bf16")})
 
 
 def main() -> None:
@@ -246,7 +338,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int), parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--median", type=int, default=250)
-    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--dtype", default="float32", help="weights' dtype")
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--precisions", default="fp32",
+                        help="fp32 and/or bf16 (bf16 autocast over fp32 weights), e.g. fp32,bf16")
+    parser.add_argument("--out", help="file name under benchmarks/results/")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per arm (1 keeps a shared machine's timings steady)")
     args = parser.parse_args()
@@ -255,7 +351,7 @@ def main() -> None:
     go_offline()
     if args.arm:
         print(json.dumps(run_arm(args.arm, args.folder, args.steps, args.batch, args.median,
-                                 args.threads, args.dtype)))
+                                 args.threads, args.dtype, args.precisions)))
         return
     results = []
     repeats = args.repeats or (1 if args.quick else 2)
@@ -265,15 +361,18 @@ def main() -> None:
         steps = args.steps or (3 if args.quick else 4) + (3 if name == "tiny" else 0)
         try:
             found = bench_model(name, steps, batch, args.median, args.threads,
-                                repeats=repeats)
+                                repeats=repeats, arms=tuple(args.arms.split(",")),
+                                precisions=tuple(args.precisions.split(",")))
         except RuntimeError as error:  # e.g. an arm killed for memory: say so, go on
             found = {"model": name, "batch_size": batch, "error": str(error)[:300]}
         if found:
             results.append(found)
     payload = {"benchmark": "train", "device": "cpu", "cpus": os.cpu_count(),
-               "quick": args.quick, "results": results, "target_speedup": 2.0}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
+               "cpu_bf16": cpu_bf16_flags(), "quick": args.quick, "results": results,
+               "target_speedup_vs_best_trl": 3.0}
+    out = RESULTS.with_name(args.out) if args.out else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
 
 
