@@ -47,7 +47,7 @@ def load(ref: str):
 
 
 def same_tokens(model, tokenizer, strategy: str, n: int = 16) -> bool:
-    from ftp.plugins.app.generation import chat_inputs, generate_ids
+    from ftp.plugins.generation.decoding import chat_inputs, generate_ids
 
     device = next(model.parameters()).device
     ids = chat_inputs(tokenizer, [{"role": "user", "content": "Classify: my router is broken."}],
@@ -63,8 +63,8 @@ def interleaved(model, tokenizer, strategies: list[str], new_tokens: int, batch:
     import statistics
     import time
 
-    from ftp.plugins.app.generation import generate_ids
-    from ftp.plugins.app.latency import PROMPT, chat_inputs
+    from ftp.plugins.generation.decoding import generate_ids
+    from ftp.plugins.generation.latency import PROMPT, chat_inputs
 
     device = next(model.parameters()).device
     ids = chat_inputs(tokenizer, [{"role": "user", "content": PROMPT}], device)
@@ -112,7 +112,7 @@ def main() -> None:
     go_offline()
     import torch
 
-    from ftp.plugins.app.generation import best_strategy
+    from ftp.plugins.generation.decoding import best_strategy
 
     torch.set_num_threads(args.threads)
     model, tokenizer, name = load(args.model)

@@ -12,8 +12,6 @@ import ipaddress
 import os
 import sys
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ftp.errors import NetworkBlocked
 
@@ -111,17 +109,6 @@ def guard_enabled() -> bool:
 def blocked_attempts() -> list[tuple[str, str]]:
     """(host, caller) of every refused connection so far in this process."""
     return list(_GuardState.attempts)
-
-
-@contextmanager
-def guard_disabled() -> Iterator[None]:
-    """Switch the guard off for a block, e.g. for `ftp install`, which runs pip."""
-    previous = _GuardState.enabled
-    _GuardState.enabled = False
-    try:
-        yield
-    finally:
-        _GuardState.enabled = previous
 
 
 def go_offline() -> None:

@@ -35,13 +35,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.training.methods",
     "ftp.plugins.training.commands",
     "ftp.privacy.detectors",
-    "ftp.plugins.privacy_commands",
+    "ftp.plugins.scrub.commands",
     "ftp.plugins.evaluation.plugin",
-    "ftp.plugins.app.review_commands",
-    "ftp.plugins.app.report_commands",
-    "ftp.plugins.app.chat_commands",
-    "ftp.plugins.app.run_commands",
-    "ftp.plugins.app.pipeline_state",
+    "ftp.plugins.review.commands",
+    "ftp.plugins.report.commands",
+    "ftp.plugins.chat.commands",
+    "ftp.plugins.generation.commands",
+    "ftp.plugins.audit.commands",
+    "ftp.plugins.loop.commands",
+    "ftp.plugins.loop.pipeline_state",
 )
 
 

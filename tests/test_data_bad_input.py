@@ -153,8 +153,8 @@ def test_unknown_dataset_reference(project, invoke):
 def test_bad_input_in_a_pipeline_stage_keeps_the_stage_run(project):
     """`ftp run` records the import's run in its stage: that run stays, marked failed."""
     from ftp.errors import InputError
-    from ftp.plugins.app.pipeline_state import recording
     from ftp.plugins.data.api import import_dataset
+    from ftp.plugins.loop.pipeline_state import recording
 
     (project.root / "d.jsonl").write_text(f"{GOOD}\nnot json\n")
     with pytest.raises(InputError), recording(project.store, "data", "k"):

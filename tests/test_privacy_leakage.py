@@ -9,8 +9,8 @@ import shutil
 import pytest
 from privacy_helpers import memorise_texts
 
+from ftp.plugins.audit.leakage import audit_model, canary_context, exposure, load_model
 from ftp.privacy.canaries import canary_records, make_canaries, stored_canaries
-from ftp.privacy.leakage import audit_model, canary_context, exposure, load_model
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -11,7 +11,7 @@ import random
 import pytest
 from privacy_helpers import memorise_texts
 
-from ftp.privacy.placeholders import RawIndex, Site, record_sites, site_figures, summarise
+from ftp.plugins.audit.placeholders import RawIndex, Site, record_sites, site_figures, summarise
 
 
 def test_raw_index_recovers_the_values_behind_placeholders():
@@ -68,9 +68,9 @@ def _raw_records(n: int = 24) -> list[dict[str, str]]:
 
 def _memorise(project, model_path, folder, steps: int = 60) -> None:
     """Plain torch steps on the stored (scrubbed) training texts, as `ftp train` would."""
+    from ftp.plugins.audit.leakage import load_model
     from ftp.plugins.data.api import load_records
     from ftp.plugins.data.formatters import chat_template
-    from ftp.privacy.leakage import load_model
 
     model, tokenizer = load_model(model_path)
     texts = ["".join(chat_template(r, tokenizer)) for r in load_records(project)]

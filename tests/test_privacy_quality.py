@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ftp.plugins.scrub.evaluate import NER_TARGETS, TARGETS, evaluate, f_beta, missed_targets
 from ftp.privacy import build_scrubber
 from ftp.privacy.corpus import ALLOW_TERMS, generate
-from ftp.privacy.evaluate import NER_TARGETS, TARGETS, evaluate, f_beta, missed_targets
 
 
 @pytest.fixture(scope="module")

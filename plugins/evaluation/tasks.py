@@ -47,7 +47,6 @@ BENCHMARKS = {  # evaluator name -> (installed data, template)
     "truthfulqa_mc2": ("truthfulqa", "truthfulqa_mc2.yaml"),
     "mmlu": ("mmlu", None),
 }
-MMLU_GROUPS = ("mmlu", *(f"mmlu_{cat}" for cat in MMLU_CATEGORIES))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from transformers import TrainerCallback
 
@@ -111,8 +110,3 @@ def last_complete_checkpoint(output_dir: Path) -> Path | None:
 
 def step_of(checkpoint: Path | None) -> int | None:
     return int(checkpoint.name.split("-")[-1]) if checkpoint else None
-
-
-def describe_logs(logs: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in logs.items())

@@ -1,4 +1,4 @@
-"""`ftp train`, `ftp export` and `ftp sweep`."""
+"""`ftp train` and `ftp export`."""
 
 from __future__ import annotations
 
@@ -11,17 +11,11 @@ from ftp import hookimpl
 from ftp.errors import UserError
 from ftp.output import echo_json, format_value
 
-SETTING_FLAGS = ("method", "epochs", "max_steps", "learning_rate", "batch_size",
-                 "gradient_accumulation", "seed", "packing", "pack_tokens", "lora_r",
-                 "lora_alpha", "dora", "rslora", "freeze_trainable_layers",
-                 "trainable_modules", "save_steps", "eval_steps", "early_stopping_patience")
-
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     cli.add_command(train)
     cli.add_command(export)
-    cli.add_command(sweep)
 
 
 @click.command()
@@ -111,39 +105,3 @@ def export(run: str, adapter: Path | None, merged: Path | None) -> None:
         click.echo(f"adapter: {export_adapter(project, run, adapter)}")
     if merged:
         click.echo(f"merged model: {export_merged(project, run, merged)}")
-
-
-def _csv(value: str | None, cast=str) -> list:
-    return [cast(item.strip()) for item in (value or "").split(",") if item.strip()]
-
-
-@click.command()
-@click.option("--fractions", default="0.1,0.25,0.5,1", show_default=True,
-              help="Nested fractions of the training data.")
-@click.option("--models", help="Comma-separated models (default: ftp.toml's).")
-@click.option("--methods", help="Comma-separated methods (default: ftp.toml's).")
-@click.option("--data", "dataset", help="Dataset name (default: the latest imported).")
-@click.option("--max-steps", type=int, help="Steps per point (default: ftp.toml's).")
-@click.option("--epochs", type=float, help="Epochs per point (default: ftp.toml's).")
-@click.option("--resume", "resume_ref", metavar="RUN", help="Continue an interrupted sweep.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def sweep(fractions, models, methods, dataset, max_steps, epochs, resume_ref, as_json) -> None:
-    """Train every model x method x data fraction, evaluate each on the test split and on
-    ftp.toml's [eval] suite (as `ftp eval` does), draw the learning curves."""
-    from ftp.plugins.training.sweep import run_sweep
-    from ftp.project import Project
-
-    project = Project.find()
-    try:
-        fraction_list = _csv(fractions, float)
-    except ValueError:
-        raise UserError(f"--fractions must be numbers like 0.1,0.5,1, got {fractions!r}") from None
-    settings = {k: v for k, v in (("max_steps", max_steps), ("epochs", epochs)) if v is not None}
-    config = {"fractions": fraction_list, "dataset": dataset, "settings": settings,
-              "models": _csv(models) or [project.config["model"]["path"]],
-              "methods": _csv(methods) or [project.config["train"]["method"]]}
-    record = run_sweep(project, config, resume_ref=resume_ref)
-    if as_json:
-        return echo_json(record.to_dict())
-    click.echo(f"sweep {record.id} {record.status}: {record.summary.get('points')} points, "
-               f"learning curve in {record.summary.get('learning_curve')}")

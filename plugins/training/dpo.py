@@ -17,10 +17,10 @@ def train(job) -> dict[str, Any]:
 
     from ftp.plugins.training import methods
     from ftp.plugins.training.callbacks import TokenCounter
+    from ftp.plugins.training.distributed import is_main_process
     from ftp.plugins.training.engine import (
         NanGuard,
         callbacks,
-        is_main_process,
         run_trainer,
         training_arguments,
     )

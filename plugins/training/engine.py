@@ -28,12 +28,12 @@ from ftp.plugins.training.callbacks import (
     last_complete_checkpoint,
     step_of,
 )
+from ftp.plugins.training.distributed import fsdp_sharded, world_size
 from ftp.plugins.training.job import TrainJob
 from ftp.plugins.training.lora_fused import fused_lora
 from ftp.plugins.training.loss import accepts_logits_to_keep, response_loss
 from ftp.plugins.training.packing import PackingCollator, PaddingCollator
 from ftp.plugins.training.progress import install as install_progress
-from ftp.plugins.training.run import fsdp_sharded, rank, world_size
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -184,7 +184,3 @@ def peak_memory_mb() -> float:
     if torch.cuda.is_available():
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def is_main_process() -> bool:
-    return rank() == 0

@@ -39,7 +39,7 @@ def _load(job, **kwargs: Any) -> tuple[Any, Any]:
 
 
 def sharded(job) -> bool:
-    from ftp.plugins.training.run import fsdp_sharded
+    from ftp.plugins.training.distributed import fsdp_sharded
 
     return fsdp_sharded(job.settings)
 
@@ -51,7 +51,7 @@ def fsdp_config() -> Any:
     gloo on CPU as with NCCL on GPUs."""
     from transformers.distributed import DistributedConfig
 
-    from ftp.plugins.training.run import world_size
+    from ftp.plugins.training.distributed import world_size
 
     return DistributedConfig(fsdp_size=world_size())
 
@@ -86,7 +86,8 @@ def freeze_layers(model: Any, settings: dict[str, Any]) -> Any:
 
 
 def supervised(job, prepare) -> dict[str, Any]:
-    from ftp.plugins.training.engine import is_main_process, train_supervised
+    from ftp.plugins.training.distributed import is_main_process
+    from ftp.plugins.training.engine import train_supervised
 
     model, tokenizer = _load(job)
     model = prepare(model, job.settings)
@@ -103,7 +104,7 @@ def save_final(model: Any, tokenizer: Any, job) -> None:
     """Write the final model atomically: a temporary folder renamed into place."""
     import shutil
 
-    from ftp.plugins.training.engine import is_main_process
+    from ftp.plugins.training.distributed import is_main_process
 
     main = is_main_process()
     tmp = job.final_dir.with_name(".final.tmp")

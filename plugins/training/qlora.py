@@ -37,7 +37,8 @@ def train(job) -> dict[str, Any]:
         return methods._with_lora(model, settings)
 
     model, tokenizer = _load_quantized(job, quant)
-    from ftp.plugins.training.engine import is_main_process, train_supervised
+    from ftp.plugins.training.distributed import is_main_process
+    from ftp.plugins.training.engine import train_supervised
 
     model = prepare(model, job.settings)
     summary = train_supervised(job, model, tokenizer)

@@ -18,38 +18,8 @@ from typing import Any
 from ftp.errors import UserError
 from ftp.plugins.training import data as train_data
 from ftp.plugins.training import job as job_module
+from ftp.plugins.training.distributed import broadcast, rank, setup_distributed, world_size
 from ftp.plugins.training.job import TrainJob
-
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def fsdp_sharded(settings: dict[str, Any]) -> bool:
-    """FSDP asked for and more than one process: the model is sharded as it loads."""
-    return settings.get("distributed") == "fsdp" and world_size() > 1
-
-
-def _setup_distributed() -> None:
-    if world_size() > 1:
-        import torch
-        from accelerate import PartialState
-
-        PartialState(backend=None if torch.cuda.is_available() else "gloo")
-
-
-def _broadcast(value: Any) -> Any:
-    if world_size() == 1:
-        return value
-    import torch.distributed as dist
-
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def _quiet_libraries() -> None:
@@ -108,14 +78,14 @@ def train(project, options: dict[str, Any], name: str | None = None,
     model_ref = options.get("model") or project.config["model"]["path"]
     config = {**settings, "dataset": options.get("dataset"),
               "fraction": options.get("fraction") or 1.0, "model": model_ref}
-    _setup_distributed()
+    setup_distributed()
     if rank() != 0:
-        run_id = _broadcast(None)
+        run_id = broadcast(None)
         run = project.store.get_run(run_id)
         return _execute(trainer, _job(project, run, config, train_set, valid_set, main=False))
     with project.run("train", config=config, model=model_ref, name=name,
                      parent_id=parent_id, dataset_id=options["dataset"]) as run:
-        _broadcast(run.id)
+        broadcast(run.id)
         summary = _execute(trainer, _job(project, run, config, train_set, valid_set))
         run.summary.update(_json_safe(summary))
     return project.store.get_run(run.id)
@@ -161,7 +131,7 @@ def resume(project, ref: str):
                "fraction": config.get("fraction")}
     _, trainer, train_set, valid_set = prepare(project, options)
     checkpoints = Path(run.artifacts_path) / "checkpoints"
-    _setup_distributed()
+    setup_distributed()
     if rank() == 0:
         for stale in checkpoints.glob("checkpoint-*"):
             if not (stale / COMPLETE).is_file():

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from ftp.errors import FtpError, UserError
-from ftp.plugins.app import review_data
+from ftp.plugins.review import data as review_data
 from ftp.store import Store
 
 HOST = "127.0.0.1"
@@ -74,7 +74,7 @@ class ReviewApp:
 
 
 def _page() -> bytes:
-    return resources.files("ftp.plugins.app").joinpath("static/review.html").read_bytes()
+    return resources.files("ftp.plugins.review").joinpath("static/review.html").read_bytes()
 
 
 class Handler(BaseHTTPRequestHandler):

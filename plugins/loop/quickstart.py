@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp.errors import UserError
-from ftp.plugins.app import tickets
+from ftp.plugins.loop import tickets
 from ftp.progress import info
 
 BENCHMARK = "arc_easy"
@@ -32,7 +32,7 @@ class QuickstartOptions:
 
 
 def _example(name: str) -> str:
-    return resources.files("ftp.plugins.app").joinpath(f"example/{name}").read_text()
+    return resources.files("ftp.plugins.loop").joinpath(f"example/{name}").read_text()
 
 
 def render_config(project_name: str, model: str, options: QuickstartOptions,

@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import BENCHDATA
 
-from ftp.plugins.app import quickstart as qs
-from ftp.plugins.app import tickets
+from ftp.plugins.loop import quickstart as qs
+from ftp.plugins.loop import tickets
 
 
 def test_example_data_is_deterministic_and_carries_pii():
@@ -66,7 +66,7 @@ def _patterns_only(folder) -> None:
 
 def test_run_resumes_an_interrupted_training_and_reruns_what_changed(tmp_path, tiny_model,
                                                                      monkeypatch):
-    from ftp.plugins.app.pipeline import run_pipeline
+    from ftp.plugins.loop.pipeline import run_pipeline
     from ftp.plugins.training import run as training
     from ftp.project import Project
 

@@ -22,7 +22,6 @@ from typing import IO, Any
 from ftp.errors import InputError, UserError
 
 MAX_LINE_BYTES = 1_000_000
-FORMATS = ("jsonl", "csv", "tsv", "text")
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
 
 

@@ -118,7 +118,7 @@ def training_sites(project: Any, dataset_id: int, tokenizer: Any, *, limit: int 
 
 
 def _read_raw(path: Path) -> list[dict]:
-    from ftp.privacy.files import detect_format, read_records
+    from ftp.plugins.scrub.files import detect_format, read_records
 
     return list(read_records(Path(path), detect_format(Path(path))))
 
@@ -137,7 +137,7 @@ def surrogates(entity: str, n: int, seed: int = 0) -> list[str]:
 def score_sites(model: Any, tokenizer: Any, sites: list[Site], candidates: int = 10,
                 seed: int = 0) -> list[dict[str, Any]]:
     """Log-probabilities of the placeholder, the surrogates and the original at each site."""
-    from ftp.privacy.leakage import continuation_logprobs
+    from ftp.plugins.audit.leakage import continuation_logprobs
 
     pools = {e: surrogates(e, candidates, seed) for e in {s.entity for s in sites}}
     rows = []
@@ -204,7 +204,7 @@ def base_model(model: Any, base_path: str | None) -> Iterator[Any]:
             yield model
         return
     from ftp.errors import NotFound, UserError
-    from ftp.privacy.leakage import load_model
+    from ftp.plugins.audit.leakage import load_model
 
     try:
         base = load_model(base_path)[0] if base_path else None

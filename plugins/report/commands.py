@@ -22,9 +22,9 @@ def register_commands(cli: click.Group) -> None:
 def write_report(project: Project, refs: list[str], html_path: Path | None = None,
                  markdown_path: Path | None = None) -> dict:
     """Gather the runs' data from the store and write the requested files."""
-    from ftp.plugins.app import report as render
-    from ftp.plugins.app.report_data import gather
-    from ftp.plugins.app.report_plots import all_plots
+    from ftp.plugins.report import render
+    from ftp.plugins.report.data import gather
+    from ftp.plugins.report.plots import all_plots
 
     data = gather(project.store, refs)
     if html_path:
@@ -48,7 +48,7 @@ def report(run: str, compare_runs: tuple[str, ...], html_path: Path | None,
            markdown_path: Path | None) -> None:
     """Report on RUN: loss curves, scores with error bars, error categories, scrub report,
     leakage audit and gate decisions. Without --html/--markdown, prints the markdown."""
-    from ftp.plugins.app import report as render
+    from ftp.plugins.report import render
     from ftp.project import Project
 
     project = Project.find()

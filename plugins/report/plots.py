@@ -79,7 +79,7 @@ def sweep_plot(points: list[dict[str, Any]]) -> str | None:
     """The sweep's learning curves, drawn as `ftp sweep` draws its PNG."""
     if not points:
         return None
-    from ftp.plugins.training.curves import figure
+    from ftp.plugins.loop.curves import figure
 
     return _png(*figure(points))
 

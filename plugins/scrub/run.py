@@ -13,8 +13,8 @@ from ftp.progress import info, progress
 def run_scrub(path: Path, output: Path, settings: dict[str, Any], fmt: str,
               fields: list[str] | None, report_path: Path | None) -> dict[str, Any]:
     """Scrub ``path`` into ``output`` (all or nothing); returns the report."""
+    from ftp.plugins.scrub.files import RecordWriter, atomic_output, detect_format, read_records
     from ftp.privacy import build_scrubber
-    from ftp.privacy.files import RecordWriter, atomic_output, detect_format, read_records
 
     if output.resolve() == path.resolve():
         raise UserError(f"{output}: the output would overwrite the input")
@@ -31,7 +31,7 @@ def run_scrub(path: Path, output: Path, settings: dict[str, Any], fmt: str,
                 writer.write(record)
     report = {"input": str(path), "output": str(output), "format": fmt, **scrubber.report()}
     if report_path is not None:
-        from ftp.privacy.files import write_json
+        from ftp.plugins.scrub.files import write_json
 
         write_json(report_path, report)
     _echo_report(report)
@@ -55,9 +55,9 @@ def _echo_report(report: dict[str, Any]) -> None:
 def run_evaluation(source: str, settings: dict[str, Any],
                    report_path: Path | None) -> dict[str, Any]:
     """Precision/recall/F2 per entity on a labelled file (or the built-in corpus)."""
+    from ftp.plugins.scrub.evaluate import evaluate, load_labelled
     from ftp.privacy import build_scrubber
     from ftp.privacy.corpus import ALLOW_TERMS, generate
-    from ftp.privacy.evaluate import evaluate, load_labelled
 
     if source == "builtin":
         samples = generate(3000, seed=0)
@@ -71,7 +71,7 @@ def run_evaluation(source: str, settings: dict[str, Any],
     info(f"{result['samples']} samples, tier {result['tier']}, "
          f"{result['allow_list_false_positives']} findings on allow-listed terms")
     if report_path is not None:
-        from ftp.privacy.files import write_json
+        from ftp.plugins.scrub.files import write_json
 
         write_json(report_path, result)
     return result

@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from ftp.plugins.app import review_data
-from ftp.plugins.app.review_io import export_reviews, import_reviews
-from ftp.plugins.app.review_server import ReviewApp, make_server, url_for
+from ftp.plugins.review import data as review_data
+from ftp.plugins.review.io import export_reviews, import_reviews
+from ftp.plugins.review.server import ReviewApp, make_server, url_for
 
 PROMPTS = [f"Turn this email into a ticket: customer {i} was charged twice." for i in range(6)]
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ftp.plugins.app import generation
+from ftp.plugins.generation import decoding as generation
 
 
 @pytest.fixture(scope="module")

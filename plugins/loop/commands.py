@@ -1,4 +1,4 @@
-"""`ftp run` (the stages of ftp.toml) and `ftp quickstart [DIR]`."""
+"""The loop: `ftp run` (the stages of ftp.toml), `ftp quickstart [DIR]` and `ftp sweep`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from ftp import hookimpl
+from ftp.errors import UserError
+from ftp.output import echo_json
 from ftp.progress import info
 
 
@@ -14,6 +16,7 @@ from ftp.progress import info
 def register_commands(cli: click.Group) -> None:
     cli.add_command(run)
     cli.add_command(quickstart)
+    cli.add_command(sweep)
 
 
 def _print(outcome) -> None:
@@ -41,7 +44,7 @@ def run(stages: tuple[str, ...]) -> None:
     not change since it last finished is skipped; an interrupted training run is resumed.
     Exit status 1 when a gate fails.
     """
-    from ftp.plugins.app.pipeline import check_gates, run_pipeline
+    from ftp.plugins.loop.pipeline import check_gates, run_pipeline
     from ftp.project import Project
 
     outcome = run_pipeline(Project.find(), list(stages) or None)
@@ -68,8 +71,8 @@ def quickstart(directory: Path, model: str | None, steps: int | None, quick: boo
     turned into JSON tickets: the base model is evaluated, fine-tuned with LoRA, evaluated
     again on the test split and an ARC-Easy subset, gated, and reported in report.html.
     """
-    from ftp.plugins.app import quickstart as qs
-    from ftp.plugins.app.pipeline import run_pipeline
+    from ftp.plugins.loop import quickstart as qs
+    from ftp.plugins.loop.pipeline import run_pipeline
 
     options = qs.QuickstartOptions(model=model, steps=steps or (20 if quick else None),
                                    limit=10 if quick else None, bench_data=bench_data,
@@ -82,3 +85,39 @@ def quickstart(directory: Path, model: str | None, steps: int | None, quick: boo
     info(f"\nNext: cd {directory} && ftp review {outcome.base_eval or ''} {outcome.eval_run} "
          f"(rate outputs), ftp chat {outcome.train_run}, ftp run (repeats, skipping what is "
          "unchanged; exit 1 when a gate fails)")
+
+
+def _csv(value: str | None, cast=str) -> list:
+    return [cast(item.strip()) for item in (value or "").split(",") if item.strip()]
+
+
+@click.command()
+@click.option("--fractions", default="0.1,0.25,0.5,1", show_default=True,
+              help="Nested fractions of the training data.")
+@click.option("--models", help="Comma-separated models (default: ftp.toml's).")
+@click.option("--methods", help="Comma-separated methods (default: ftp.toml's).")
+@click.option("--data", "dataset", help="Dataset name (default: the latest imported).")
+@click.option("--max-steps", type=int, help="Steps per point (default: ftp.toml's).")
+@click.option("--epochs", type=float, help="Epochs per point (default: ftp.toml's).")
+@click.option("--resume", "resume_ref", metavar="RUN", help="Continue an interrupted sweep.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sweep(fractions, models, methods, dataset, max_steps, epochs, resume_ref, as_json) -> None:
+    """Train every model x method x data fraction, evaluate each on the test split and on
+    ftp.toml's [eval] suite (as `ftp eval` does), draw the learning curves."""
+    from ftp.plugins.loop.sweep import run_sweep
+    from ftp.project import Project
+
+    project = Project.find()
+    try:
+        fraction_list = _csv(fractions, float)
+    except ValueError:
+        raise UserError(f"--fractions must be numbers like 0.1,0.5,1, got {fractions!r}") from None
+    settings = {k: v for k, v in (("max_steps", max_steps), ("epochs", epochs)) if v is not None}
+    config = {"fractions": fraction_list, "dataset": dataset, "settings": settings,
+              "models": _csv(models) or [project.config["model"]["path"]],
+              "methods": _csv(methods) or [project.config["train"]["method"]]}
+    record = run_sweep(project, config, resume_ref=resume_ref)
+    if as_json:
+        return echo_json(record.to_dict())
+    click.echo(f"sweep {record.id} {record.status}: {record.summary.get('points')} points, "
+               f"learning curve in {record.summary.get('learning_curve')}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftp.errors import CheckFailed, UserError
-from ftp.plugins.app import pipeline_state as state
+from ftp.plugins.loop import pipeline_state as state
 from ftp.progress import info
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def stage_gate(project: Project, outcome: Outcome) -> None:
 
 
 def stage_report(project: Project, outcome: Outcome) -> None:
-    from ftp.plugins.app.report_commands import write_report
+    from ftp.plugins.report.commands import write_report
 
     subject = outcome.train_run or outcome.eval_run
     if subject is None:

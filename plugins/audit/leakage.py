@@ -148,7 +148,7 @@ def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
     at up to ``placeholder_sites`` places of the training split (0: skip), against
     ``surrogates`` realistic values and, with ``raw_path``, the original values.
     """
-    from ftp.privacy import placeholders
+    from ftp.plugins.audit import placeholders
 
     trained = project.store.get_run(run_ref)
     dataset_id = dataset_id if dataset_id is not None else trained.dataset_id

@@ -22,7 +22,7 @@ NER_TARGETS = {"PERSON": 0.85}
 
 def load_labelled(path: Path) -> list[dict[str, Any]]:
     """A presidio-research JSON file (a list of samples) or JSONL (one sample per line)."""
-    from ftp.privacy.files import lines
+    from ftp.plugins.scrub.files import lines
 
     text = "\n".join(line for _, line in lines(path))
     try:

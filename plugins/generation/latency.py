@@ -12,7 +12,7 @@ import statistics
 import time
 from typing import Any
 
-from ftp.plugins.app.generation import chat_inputs, generate_ids
+from ftp.plugins.generation.decoding import chat_inputs, generate_ids
 
 PROMPT = ("Turn this customer-support email into a JSON ticket with the fields category, "
           "priority, product and summary.\n\nHello,\nMy name is <PERSON>. The firmware update "

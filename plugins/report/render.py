@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftp.output import format_value
-from ftp.plugins.training.curves import line_label
+from ftp.plugins.loop.curves import line_label
 
 
 @dataclass

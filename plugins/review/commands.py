@@ -57,7 +57,7 @@ def _login() -> str:
 def _transfer(store, export_path: Path | None, import_path: Path | None) -> None:
     if export_path and import_path:
         raise UserError("use --export or --import, not both")
-    from ftp.plugins.app.review_io import export_reviews, import_reviews
+    from ftp.plugins.review.io import export_reviews, import_reviews
 
     if export_path:
         counts = export_reviews(store, export_path)
@@ -71,8 +71,8 @@ def _transfer(store, export_path: Path | None, import_path: Path | None) -> None
 
 def _serve(project, runs: list[str], task: str | None, limit: int, port: int, reviewer: str,
            seed: int | None) -> None:
-    from ftp.plugins.app.review_data import load_review_set
-    from ftp.plugins.app.review_server import ReviewApp, make_server, url_for
+    from ftp.plugins.review.data import load_review_set
+    from ftp.plugins.review.server import ReviewApp, make_server, url_for
 
     review_set = load_review_set(project.store, runs, task=task, limit=limit, seed=seed)
     app = ReviewApp(project.store.path, review_set, reviewer)

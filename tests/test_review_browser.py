@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from ftp.plugins.app import review_data
-from ftp.plugins.app.review_server import ReviewApp, make_server, url_for
+from ftp.plugins.review import data as review_data
+from ftp.plugins.review.server import ReviewApp, make_server, url_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
