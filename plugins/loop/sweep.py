@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp.errors import UserError
-from ftp.plugins.training import curves
+from ftp.plugins.loop import curves
 from ftp.progress import info
 
 
