@@ -26,6 +26,12 @@ import torch
 import torch.nn.functional as F
 from lm_eval.models.huggingface import HFLM
 
+from ftp.plugins.evaluation.prefix_cache import (
+    Group,
+    PrefixCache,
+    group_by_prefix,
+    supports_prefix_cache,
+)
 from ftp.progress import progress
 
 Request = tuple[tuple[str, str] | None, list[int], list[int]]
@@ -61,8 +67,9 @@ class FastLM(HFLM):
     """
 
     def __init__(self, *args, max_batch_tokens: int | None = None, row_tokens: int = 256,
-                 **kwargs) -> None:
+                 share_prefixes: bool = True, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.share_prefixes = share_prefixes and hasattr(self.model, "get_decoder")
         on_cpu = str(self.device).startswith("cpu")
         self.max_batch_tokens = max_batch_tokens or (4096 if on_cpu else 65536)
         self.row_tokens = row_tokens
@@ -77,16 +84,33 @@ class FastLM(HFLM):
             answers = super()._loglikelihood_tokens([requests[i] for i in long], True, override_bs)
             for index, answer in zip(long, answers, strict=True):
                 results[index] = answer
-        width = max([self.row_tokens, *(tree.length for tree in trees)])
-        batches = self._batches(_pack(trees, width), override_bs)
+        batches = [(group, batch) for group in self._groups(trees)
+                   for batch in self._batches(_pack(group.trees, self._width(group.trees)),
+                                              override_bs)]
         shown = batches if disable_tqdm else progress(batches, len(batches), "scoring", "batch")
-        for batch in shown:
-            for index, answer in self._score(batch):
+        cache, cached_group = None, None
+        for group, batch in shown:
+            if group is not cached_group:  # one prefix's states at a time
+                cache, cached_group = self._prefix_cache(group.prefix), group
+            for index, answer in self._score(batch, cache):
                 results[index] = answer
         for request, answer in zip(requests, results, strict=True):
             if request[0] is not None:
                 self.cache_hook.add_partial("loglikelihood", request[0], answer)
         return results  # type: ignore[return-value]
+
+    def _width(self, trees: list[Tree]) -> int:
+        return max([self.row_tokens, *(tree.length for tree in trees)])
+
+    def _groups(self, trees: list[Tree]) -> list[Group]:
+        """Trees by shared context prefix (MMLU's few-shot prefix), when the model allows."""
+        if not self.share_prefixes or not supports_prefix_cache(self.model.get_decoder()):
+            return [Group([], trees)]
+        return group_by_prefix(trees)
+
+    @torch.no_grad()
+    def _prefix_cache(self, prefix: list[int]) -> PrefixCache | None:
+        return PrefixCache(self.model.get_decoder(), prefix, self.device) if prefix else None
 
     def _custom_masks_supported(self) -> bool:
         implementation = getattr(self.model.config, "_attn_implementation", "eager")
@@ -130,9 +154,10 @@ class FastLM(HFLM):
                 batches.append([row])
         return batches
 
-    def _score(self, batch: Sequence[list[Tree]]) -> list[tuple[int, tuple[float, bool]]]:
-        layout = _layout(batch)
-        logprobs = self._logprobs(layout)
+    def _score(self, batch: Sequence[list[Tree]], cache: PrefixCache | None = None
+               ) -> list[tuple[int, tuple[float, bool]]]:
+        layout = _layout(batch, cache.length if cache else 0)
+        logprobs = self._logprobs(layout, cache)
         picked = logprobs.gather(1, layout.targets[:, None])[:, 0].double()
         missed = (logprobs.argmax(dim=-1) != layout.targets).to(torch.long)
         count = int(layout.owner.max()) + 1
@@ -144,15 +169,22 @@ class FastLM(HFLM):
                 for i in present.nonzero()[:, 0].tolist()]
 
     @torch.no_grad()
-    def _logprobs(self, layout: Layout) -> torch.Tensor:
-        """[N, V] log-probabilities at the scored positions only."""
+    def _logprobs(self, layout: Layout, cache: PrefixCache | None = None) -> torch.Tensor:
+        """[N, V] log-probabilities at the scored positions only; with ``cache``, the rows
+        continue its prefix (every token sees all of it)."""
         mask = layout.mask
+        if cache is not None:
+            rows, _, width, _ = mask.shape
+            seen = torch.ones(rows, 1, width, cache.length, dtype=torch.bool)
+            mask = torch.cat([seen, mask], dim=-1)
         if getattr(self.model.config, "_attn_implementation", "eager") != "sdpa":
             dtype = next(self.model.parameters()).dtype
             mask = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
         inputs = {"input_ids": layout.ids.to(self.device),
                   "position_ids": layout.positions.to(self.device),
                   "attention_mask": mask.to(self.device), "use_cache": False}
+        if cache is not None:
+            inputs[cache.keyword] = cache.for_batch(layout.ids.shape[0])
         where = (layout.rows.to(self.device), layout.cols.to(self.device))
         head = self._head()
         if head is not None:
@@ -197,7 +229,8 @@ def _pack(trees: list[Tree], width: int) -> list[list[Tree]]:
     return sorted(rows, key=lambda row: -_width(row))
 
 
-def _layout(batch: Sequence[list[Tree]]) -> Layout:
+def _layout(batch: Sequence[list[Tree]], offset: int = 0) -> Layout:
+    """The batch's rows; ``offset``: positions start after a cached prefix of that length."""
     width = _width(batch[0])
     ids = torch.zeros(len(batch), width, dtype=torch.long)
     positions = torch.zeros(len(batch), width, dtype=torch.long)
@@ -211,6 +244,7 @@ def _layout(batch: Sequence[list[Tree]]) -> Layout:
                                  (rows, cols, targets, owner, r))
             tree_of[r, cursor - tree.length:cursor] = t
     mask = _tree_mask(tree_of, choice_of)
+    positions += offset
     as_long = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
     return Layout(ids, positions, mask, as_long(rows), as_long(cols), as_long(targets),
                   as_long(owner))
