@@ -168,16 +168,22 @@ def plain(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
 
 
 class JinjaFile:
-    """A user's Jinja template file; record fields (and ``messages``) are its variables."""
+    """A user's Jinja template file; record fields (and ``messages``) are its variables.
+
+    Rendered in Jinja's immutable sandbox (as transformers renders chat templates): a
+    template in a project file is code, and the sandbox refuses attribute walks such as
+    ``cycler.__init__.__globals__.os`` that would otherwise run a shell command.
+    """
 
     def __init__(self, path: Path) -> None:
         import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         if not path.is_file():
             raise UserError(f"template {path}: no such file",
                             hint="use chat_template, alpaca, plain, or a Jinja file path")
         try:
-            self.template = jinja2.Environment(keep_trailing_newline=True).from_string(
+            self.template = ImmutableSandboxedEnvironment(keep_trailing_newline=True).from_string(
                 path.read_text(encoding="utf-8"))
         except jinja2.TemplateSyntaxError as error:
             raise UserError(f"template {path}:{error.lineno}: {error.message}") from None
@@ -186,11 +192,24 @@ class JinjaFile:
     def __call__(self, record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
         response = format_of(record).response(record)
         values = {**record, "messages": to_messages(record), **_special_tokens(tokenizer)}
-        text = self.template.render(**values, response=SENTINEL)
+        text = self._render(values)
         if SENTINEL in text:
             prompt, rest = text.split(SENTINEL, 1)
             return prompt, response + rest.replace(SENTINEL, response)
         return text, response
+
+
+    def _render(self, values: dict[str, Any]) -> str:
+        from jinja2.exceptions import SecurityError, UndefinedError
+
+        try:
+            return self.template.render(**values, response=SENTINEL)
+        except SecurityError as error:
+            raise UserError(f"template {self.path}: refused by the sandbox ({error})",
+                            hint="a template may read record fields, not Python internals"
+                            ) from None
+        except UndefinedError as error:
+            raise UserError(f"template {self.path}: {error.message}") from None
 
 
 BUILTIN = {
