@@ -7,6 +7,7 @@ Both render the same sections, built once from ``report_data.gather``.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,21 +113,33 @@ def title(data: dict[str, Any]) -> str:
 # markdown ----------------------------------------------------------------------------------
 
 
+# Markdown (and the HTML a markdown page may hold) from ASCII punctuation: each of these is
+# backslash-escaped (CommonMark renders an escaped one as itself); # only first, + and - first
+# and before a space (a heading, a list item); an underscore only where
+# it could open or close emphasis (not inside a word: wrong_priority stays as it is).
+_MD_SPECIAL = re.compile(r"[\\`*{}\[\]<>!|~&]|^#|^[+-](?=\s)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def md_escape(text: str) -> str:
+    """``text`` as literal markdown text on one line: run names and notes are users' input."""
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(text.splitlines()))
+
+
 def _md_cell(value: Any) -> str:
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+    return md_escape(_fmt(value))
 
 
 def render_markdown(data: dict[str, Any]) -> str:
-    lines = [f"# {title(data)}", "", f"**Gates:** {verdict(data)}", ""]
+    lines = [f"# {md_escape(title(data))}", "", f"**Gates:** {md_escape(verdict(data))}", ""]
     for section in sections(data, {}):
         lines += [f"## {section.title}", ""]
         if not section.rows:
-            lines += [f"_{section.note}_", ""]
+            lines += [f"_{section.note}_", ""]  # ftp's own text, markdown on purpose
             continue
-        lines.append("| " + " | ".join(section.columns) + " |")
+        lines.append("| " + " | ".join(map(md_escape, section.columns)) + " |")
         lines.append("|" + "---|" * len(section.columns))
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
-        lines += [""] + [f"_{text}_\n" for text in section.extra]
+        lines += [""] + [f"_{md_escape(text)}_\n" for text in section.extra]
     return "\n".join(lines).rstrip() + "\n"
 
 
