@@ -12,6 +12,7 @@ import sys
 import click
 
 from ftp import __version__
+from ftp.boundaries import store_busy
 from ftp.errors import FtpError
 from ftp.offline import go_offline
 from ftp.progress import set_quiet
@@ -22,7 +23,8 @@ class FtpGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with store_busy():  # a store another command keeps locked: one line, exit 2
+                return super().invoke(ctx)
         except FtpError as error:
             if ctx.meta.get("ftp.debug"):
                 raise

@@ -118,3 +118,23 @@ def m004_pipeline_stages(db: Database) -> None:
         pk="id", foreign_keys=[("run_id", "runs", "id"), ("dataset_id", "datasets", "id")],
     )
     db["pipeline_stages"].create_index(["stage", "key"])
+
+
+@migrations(name="m005_relative_run_paths")
+def m005_relative_run_paths(db: Database) -> None:
+    """Run folders (and a train run's final model) relative to the project, so a copied or
+    moved project reads and writes its own folders, not the original's."""
+    import json
+
+    for row in list(db["runs"].rows_where("artifacts_path like '/%'")):
+        update = {"artifacts_path": _relative_run_path(row["artifacts_path"])}
+        summary = json.loads(row["summary"]) if row["summary"] else {}
+        if isinstance(summary.get("final_model"), str):
+            summary["final_model"] = _relative_run_path(summary["final_model"])
+            update["summary"] = json.dumps(summary, sort_keys=True, default=str)
+        db["runs"].update(row["id"], update)
+
+
+def _relative_run_path(path: str) -> str:
+    mark = "/.ftp/runs/"
+    return ".ftp/runs/" + path.rsplit(mark, 1)[1] if mark in path else path

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,11 +21,20 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ftp.errors import NotFound
+from ftp.errors import NotFound, UserError
 from ftp.migrations import migrations
 
 JSON_COLUMNS = ("config", "versions", "summary")
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "lm_eval", "presidio_analyzer", "trl")
+# Summary values that are paths inside the project: stored relative to it, like
+# artifacts_path, so a copied or moved project reads and writes its own folders.
+PATH_KEYS = ("final_model",)
+RUNS_MARK = "/.ftp/runs/"
+# How long a write waits for another command's write to finish (seconds); each try waits
+# BUSY_STEP_MS inside SQLite, then backs off. FTP_STORE_TIMEOUT overrides the total.
+BUSY_TIMEOUT_S = 120.0
+BUSY_STEP_MS = 2000
+_last_opened: list[Path] = []
 
 
 def now() -> str:
@@ -56,33 +67,106 @@ class RunRecord:
     summary: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> RunRecord:
+    def from_row(cls, row: dict[str, Any], root: Path | None = None) -> RunRecord:
+        """A row as stored; with ``root`` (the project folder), paths come back absolute."""
         values = dict(row)
         for column in JSON_COLUMNS:
             values[column] = json.loads(values[column]) if values.get(column) else {}
+        if root is not None:
+            values["artifacts_path"] = absolute(values.get("artifacts_path"), root)
+            for key in PATH_KEYS:
+                if isinstance(values["summary"].get(key), str):
+                    values["summary"][key] = absolute(values["summary"][key], root)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (guards against a reused pid), where /proc has it."""
+def relative(path: str | None, root: Path) -> str | None:
+    """``path`` relative to the project ``root`` when it is a run folder (or inside one).
+
+    An absolute path of another copy of the project (``/old/place/.ftp/runs/3/final``) is
+    rebased too: everything from ``.ftp/runs/`` on belongs to whichever copy reads it.
+    """
+    if not path or not os.path.isabs(path):
+        return path
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        pass
+    if RUNS_MARK in path:
+        return ".ftp/runs/" + path.rsplit(RUNS_MARK, 1)[1]
+    return path
+
+
+def absolute(path: str | None, root: Path) -> str | None:
+    """A stored path made absolute against ``root``; old absolute run paths are rebased."""
+    if not path:
+        return path
+    return str(root / (relative(path, root) or path))
+
+
+def _stat_fields(pid: int) -> list[str] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (guards against a reused pid), where /proc has it."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def process_alive(pid: int, started: str | None) -> bool:
+    """Whether ``pid`` still runs; a zombie (exited, not yet reaped: state Z) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return started is None or process_start_time(pid) in (None, started)
+    fields = _stat_fields(pid)
+    if fields and fields[0] in ("Z", "X"):
+        return False
+    return started is None or (fields[19] if fields else None) in (None, started)
+
+
+def busy_error(path: Path | None = None) -> UserError:
+    """One line for a store another command keeps locked: which command, and what to do."""
+    path = path or (_last_opened[-1] if _last_opened else None)
+    holders = _running_elsewhere(path) if path else []
+    who = ", ".join(f"pid {r['pid']} (`{r['kind']}` run {r['id']})" for r in holders)
+    waited = _busy_timeout()
+    return UserError(f"{path or 'the project store'} is busy: another ftp command "
+                     f"{f'({who}) ' if who else ''}is writing to it and did not finish "
+                     f"within {waited:g} s",
+                     hint="wait for it to finish and run this again, or raise the wait "
+                          "with FTP_STORE_TIMEOUT=SECONDS")
+
+
+def _running_elsewhere(path: Path) -> list[dict[str, Any]]:
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            rows = connection.execute("select id, kind, pid from runs where status = "
+                                      "'running' and pid != ? order by id",
+                                      [os.getpid()]).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return []
+    return [{"id": r[0], "kind": r[1], "pid": r[2]} for r in rows]
+
+
+def _busy_timeout() -> float:
+    try:
+        return float(os.environ.get("FTP_STORE_TIMEOUT", BUSY_TIMEOUT_S))
+    except ValueError:
+        return BUSY_TIMEOUT_S
 
 
 def package_versions() -> dict[str, str]:
@@ -105,22 +189,66 @@ class Store:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        # the project folder: run paths are stored relative to it (.ftp/ftp.db -> root)
+        self.root = self.path.resolve().parent.parent
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.path)
-        self.db.enable_wal()
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA busy_timeout = 10000")
-        migrations.apply(self.db)
+        _last_opened.append(self.path)
+        try:
+            self.db = Database(self.path)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+            self._retrying(self.db.enable_wal)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._retrying(lambda: migrations.apply(self.db))
+        except sqlite3.DatabaseError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise busy_error(self.path) from None
+            raise UserError(f"{self.path}: not a readable ftp store ({error})",
+                            hint="it is not a SQLite database (or is damaged); move it "
+                                 "away and `ftp init` again, or restore it from a copy"
+                            ) from None
         self.recovered = self.mark_dead_runs_failed()
 
     def close(self) -> None:
         self.db.close()
 
+    def _retrying(self, action: Any) -> Any:
+        """Run ``action`` again while another process holds the write lock, backing off;
+        past the wait, one clear error naming that process."""
+        deadline, pause = time.monotonic() + _busy_timeout(), 0.05
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise busy_error(self.path) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """All writes inside commit together or not at all."""
-        with self.db.atomic():
+        """All writes inside commit together or not at all.
+
+        The write lock is taken up front (``BEGIN IMMEDIATE``): a deferred transaction that
+        read first cannot wait for a writer to finish in WAL mode, it fails at once. Nested
+        blocks are savepoints of the outer transaction.
+        """
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        self._retrying(lambda: self.db.conn.execute("BEGIN IMMEDIATE"))
+        try:
             yield self.db
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        try:
+            self.db.conn.execute("COMMIT")
+        except BaseException:
+            self.db.conn.rollback()
+            raise
 
     # runs -----------------------------------------------------------------------------
 
@@ -138,7 +266,7 @@ class Store:
         with self.transaction():
             run_id = self.db["runs"].insert(row).last_pk
             if artifacts_root is not None:
-                path = str(Path(artifacts_root) / str(run_id))
+                path = relative(str(Path(artifacts_root).resolve() / str(run_id)), self.root)
                 self.db["runs"].update(run_id, {"artifacts_path": path})
         return self.get_run(run_id)
 
@@ -150,7 +278,8 @@ class Store:
         update = {
             "status": status, "finished_at": finished.isoformat(timespec="seconds"),
             "duration_s": (finished - started).total_seconds() if started else None,
-            "error": error, "summary": dumps({**run.summary, **(summary or {})}),
+            "error": error,
+            "summary": dumps(self._stored_paths({**run.summary, **(summary or {})})),
         }
         with self.transaction():
             self.db["runs"].update(run_id, update)
@@ -161,9 +290,31 @@ class Store:
         run = self.get_run(run_id)
         for column in JSON_COLUMNS:
             if column in values:
-                values[column] = dumps({**getattr(run, column), **values[column]})
+                merged = {**getattr(run, column), **values[column]}
+                values[column] = dumps(self._stored_paths(merged) if column == "summary"
+                                       else merged)
+        if "artifacts_path" in values:
+            values["artifacts_path"] = relative(values["artifacts_path"], self.root)
         with self.transaction():
             self.db["runs"].update(run_id, values)
+
+    def _stored_paths(self, summary: dict[str, Any]) -> dict[str, Any]:
+        return {key: relative(value, self.root) if key in PATH_KEYS and
+                isinstance(value, str) else value for key, value in summary.items()}
+
+    def forget_run(self, run: RunRecord) -> bool:
+        """Remove a run a user's bad input stopped (and its folder), so the store is as it
+        was; a run something refers to (a pipeline stage, an eval) stays, marked failed."""
+        import shutil
+
+        try:
+            with self.transaction() as db:
+                db["runs"].delete(run.id)
+        except sqlite3.IntegrityError:
+            return False
+        if run.artifacts_path:
+            shutil.rmtree(run.artifacts_path, ignore_errors=True)
+        return True
 
     def mark_dead_runs_failed(self) -> list[int]:
         """Runs left ``running`` by a process that no longer exists on this host."""
@@ -182,7 +333,7 @@ class Store:
         row = self._find_run(str(ref))
         if row is None:
             raise NotFound(f"no run {ref!r} in {self.path}", hint="`ftp runs` lists the runs")
-        return RunRecord.from_row(row)
+        return RunRecord.from_row(row, self.root)
 
     def _find_run(self, ref: str) -> dict[str, Any] | None:
         runs = self.db["runs"]
@@ -201,7 +352,7 @@ class Store:
                 params.append(value)
         rows = self.db["runs"].rows_where(" and ".join(clauses) or None, params,
                                           order_by="id desc", limit=limit)
-        return [RunRecord.from_row(row) for row in rows]
+        return [RunRecord.from_row(row, self.root) for row in rows]
 
     # metrics and results ----------------------------------------------------------------
 
