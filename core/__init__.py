@@ -8,17 +8,44 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ftp import api
+from ftp.api import (
+    DataSource,
+    ErrorCategorizer,
+    EvalJob,
+    EvalResult,
+    EvalSettings,
+    Evaluator,
+    Formatter,
+    Generator,
+    ModelProvider,
+    PIIDetector,
+    RecordFormat,
+    Register,
+    RegisterSettings,
+    RunRecord,
+    Sample,
+    Section,
+    Setting,
+    Trainer,
+    TrainJob,
+)
 from ftp.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["Project", "hookimpl", "__version__", "open_project", "init_project"]
+__all__ = [
+    "DataSource", "ErrorCategorizer", "EvalJob", "EvalResult", "EvalSettings", "Evaluator",
+    "Formatter", "Generator", "ModelProvider", "PIIDetector", "Project", "RecordFormat",
+    "Register", "RegisterSettings", "RunRecord", "Sample", "Section", "Setting", "TrainJob",
+    "Trainer", "__version__", "api", "hookimpl", "init_project", "open_project",
+]
 
 if TYPE_CHECKING:
     from ftp.project import Project
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name == "Project":
         from ftp.project import Project
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -147,7 +148,33 @@ def build_plugin_manager(strict: bool = False) -> FtpPluginManager:
     _load_builtins(pm, strict)
     _load_entry_points(pm, strict)
     pm.check_pending()
+    if tracing():
+        pm.add_hookcall_monitoring(_trace_before, _trace_after)
     return pm
+
+
+def tracing() -> bool:
+    """``FTP_TRACE_PLUGINS=1``: print every hook call and the plugin that answered."""
+    return os.environ.get("FTP_TRACE_PLUGINS", "") not in ("", "0")
+
+
+def trace(hook: str, plugin: str, detail: str) -> None:
+    """One trace line on stderr (only under ``FTP_TRACE_PLUGINS=1``)."""
+    if tracing():
+        print(f"ftp trace: {hook} -> {plugin}: {detail}", file=sys.stderr)
+
+
+def _trace_before(hook_name: str, hook_impls: list[pluggy.HookImpl],
+                  kwargs: dict[str, object]) -> None:
+    # The register_* hooks of capabilities are called one plugin at a time by the registry,
+    # which traces what each registered; everything else passes through here.
+    for impl in hook_impls:
+        trace(hook_name, impl.plugin_name, "called")
+
+
+def _trace_after(outcome: object, hook_name: str, hook_impls: list[pluggy.HookImpl],
+                 kwargs: dict[str, object]) -> None:
+    return None
 
 
 def get_plugin_manager(strict: bool = False) -> FtpPluginManager:

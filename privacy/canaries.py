@@ -12,6 +12,7 @@ import json
 import random
 from typing import Any
 
+from ftp.api import Project
 from ftp.errors import NotFound, UserError
 
 SECRET_FORMAT = "ddd ddd ddd"
@@ -55,7 +56,7 @@ def make_canaries(n: int, seed: int) -> list[dict[str, Any]]:
     return canaries
 
 
-def canary_records(project: Any, dataset_id: int, n: int, seed: int) -> list[dict]:
+def canary_records(project: Project, dataset_id: int, n: int, seed: int) -> list[dict]:
     """Make ``n`` canary records for a dataset and record them in the store.
 
     Returns alpaca records ``{"instruction", "input", "output"}``; the caller appends them to
@@ -76,7 +77,7 @@ def canary_records(project: Any, dataset_id: int, n: int, seed: int) -> list[dic
     return [dict(c["record"]) for c in canaries]
 
 
-def stored_canaries(project: Any, dataset_id: int | None = None) -> list[dict[str, Any]]:
+def stored_canaries(project: Project, dataset_id: int | None = None) -> list[dict[str, Any]]:
     """The canaries recorded for a dataset (all of them when ``dataset_id`` is None)."""
     db = project.store.db
     if "canaries" not in db.table_names():
@@ -88,7 +89,7 @@ def stored_canaries(project: Any, dataset_id: int | None = None) -> list[dict[st
     return rows
 
 
-def require_canaries(project: Any, dataset_id: int | None) -> list[dict[str, Any]]:
+def require_canaries(project: Project, dataset_id: int | None) -> list[dict[str, Any]]:
     found = stored_canaries(project, dataset_id)
     if not found:
         where = f"dataset {dataset_id}" if dataset_id is not None else "this project"

@@ -16,6 +16,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project, Tokenizer
 from ftp.privacy.canaries import (
     SECRET_SPACE_BITS,
     random_secret,
@@ -24,7 +25,7 @@ from ftp.privacy.canaries import (
 )
 
 
-def load_model(ref: str | Path, project: Any = None) -> tuple[Any, Any]:
+def load_model(ref: str | Path, project: Project = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` in eval mode and float32 (exposures compare log-likelihoods):
     a model reference or a train run of ``project``, through ``ftp.plugins.models``."""
     import torch
@@ -35,7 +36,7 @@ def load_model(ref: str | Path, project: Any = None) -> tuple[Any, Any]:
     return model.eval(), tokenizer
 
 
-def audited_model(project: Any, trained: Any, model_path: Path | None) -> tuple[Any, Any, str]:
+def audited_model(project: Project, trained: Any, model_path: Path | None) -> tuple[Any, Any, str]:
     """The model to audit, its tokenizer and where it came from: the train run's final
     model (its adapter on its base, or full weights), or ``model_path`` (a model folder, or
     an adapter folder applied on the run's base model)."""
@@ -51,7 +52,7 @@ def audited_model(project: Any, trained: Any, model_path: Path | None) -> tuple[
     return (*load_model(model_path), str(model_path))
 
 
-def canary_context(tokenizer: Any, canary: dict[str, Any]) -> str:
+def canary_context(tokenizer: Tokenizer, canary: dict[str, Any]) -> str:
     """The text the secret follows in training: the chat-formatted instruction, then prefix."""
     if getattr(tokenizer, "chat_template", None):
         prompt = tokenizer.apply_chat_template(
@@ -62,7 +63,7 @@ def canary_context(tokenizer: Any, canary: dict[str, Any]) -> str:
     return prompt + canary["prefix"]
 
 
-def continuation_logprobs(model: Any, tokenizer: Any, context: str, continuations: list[str],
+def continuation_logprobs(model: Any, tokenizer: Tokenizer, context: str, continuations: list[str],
                           batch_size: int = 64) -> list[float]:
     """Sum of log-probabilities of each continuation's tokens after ``context``."""
     import torch
@@ -104,7 +105,7 @@ def exposure(secret_score: float, candidate_scores: list[float]) -> dict[str, fl
     return {"rank": rank, "exposure_bits": round(bits, 4), "exposure_fit_bits": round(fit, 4)}
 
 
-def extracted(model: Any, tokenizer: Any, context: str, secret: str) -> tuple[bool, str]:
+def extracted(model: Any, tokenizer: Tokenizer, context: str, secret: str) -> tuple[bool, str]:
     """Greedy completion from the context; True when it starts with the secret's digits."""
     import torch
 
@@ -118,7 +119,7 @@ def extracted(model: Any, tokenizer: Any, context: str, secret: str) -> tuple[bo
     return digits.startswith(secret.replace(" ", "")), completion
 
 
-def audit_model(model: Any, tokenizer: Any, canaries: list[dict[str, Any]],
+def audit_model(model: Any, tokenizer: Tokenizer, canaries: list[dict[str, Any]],
                 candidates: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Exposure and extraction for each canary, and the totals a gate can hold."""
     rng = random.Random(f"ftp-candidates-{seed}")
@@ -138,7 +139,7 @@ def audit_model(model: Any, tokenizer: Any, canaries: list[dict[str, Any]],
             "extracted": sum(row["extracted"] for row in rows), "candidates": candidates}
 
 
-def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
+def audit_run(project: Project, run_ref: str, *, model_path: Path | None = None,
               dataset_id: int | None = None, candidates: int = 1000,
               placeholder_sites: int = 50, surrogates: int = 10,
               raw_path: Path | None = None) -> dict[str, Any]:
@@ -179,14 +180,14 @@ def audit_run(project: Any, run_ref: str, *, model_path: Path | None = None,
     return {**result, "audit_run_id": run.id, "trained_run_id": trained.id}
 
 
-def _store(project: Any, run_id: int, result: dict[str, Any]) -> None:
+def _store(project: Project, run_id: int, result: dict[str, Any]) -> None:
     if result.get("canaries"):
         _store_canaries(project, run_id, result)
     if "placeholders" in result:
         _store_placeholders(project, run_id, result["placeholders"])
 
 
-def _store_canaries(project: Any, run_id: int, result: dict[str, Any]) -> None:
+def _store_canaries(project: Project, run_id: int, result: dict[str, Any]) -> None:
     n = len(result["canaries"])
     metrics = {"max_exposure": result["max_exposure"], "mean_exposure": result["mean_exposure"],
                "extracted": result["extracted"], "extraction_rate": result["extracted"] / n}
@@ -202,7 +203,7 @@ def _store_canaries(project: Any, run_id: int, result: dict[str, Any]) -> None:
                                         "extracted")}} for row in result["canaries"]])
 
 
-def _store_placeholders(project: Any, run_id: int, audit: dict[str, Any]) -> None:
+def _store_placeholders(project: Project, run_id: int, audit: dict[str, Any]) -> None:
     """Means per entity (``placeholder_rate`` over all sites, ``placeholder_rate.PERSON``...)
     and one sample per site: its scrubbed context and figures, never an original value."""
     rows, logged = [], {}

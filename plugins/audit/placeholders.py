@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project, Tokenizer
+
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)>")
 
 
@@ -95,7 +97,7 @@ def record_sites(record: dict, prompt: str, response: str, responses_only: bool,
     return sites
 
 
-def training_sites(project: Any, dataset_id: int, tokenizer: Any, *, limit: int = 50,
+def training_sites(project: Project, dataset_id: int, tokenizer: Tokenizer, *, limit: int = 50,
                    raw_path: Path | None = None, seed: int = 0) -> list[Site]:
     """Up to ``limit`` placeholder sites from a dataset's training split (canaries aside),
     drawn evenly at random (seeded) across the records that have any."""
@@ -134,7 +136,7 @@ def surrogates(entity: str, n: int, seed: int = 0) -> list[str]:
         return []
 
 
-def score_sites(model: Any, tokenizer: Any, sites: list[Site], candidates: int = 10,
+def score_sites(model: Any, tokenizer: Tokenizer, sites: list[Site], candidates: int = 10,
                 seed: int = 0) -> list[dict[str, Any]]:
     """Log-probabilities of the placeholder, the surrogates and the original at each site."""
     from ftp.plugins.audit.leakage import continuation_logprobs
@@ -213,7 +215,7 @@ def base_model(model: Any, base_path: str | None) -> Iterator[Any]:
     yield base
 
 
-def audit_placeholders(model: Any, tokenizer: Any, sites: list[Site],
+def audit_placeholders(model: Any, tokenizer: Tokenizer, sites: list[Site],
                        base_path: str | None = None, candidates: int = 10,
                        seed: int = 0) -> dict[str, Any]:
     """Per-site figures and the summary, the trained model against its base."""

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ftp.api import Project
 from ftp.errors import NotFound
 from ftp.plugins.data.dedupe import NearIndex
 from ftp.plugins.data.splits import SPLITS, in_fraction, split_key
@@ -25,7 +26,7 @@ def label(dataset: dict[str, Any]) -> str:
     return f"{dataset['name']}@{dataset['version']}"
 
 
-def resolve_dataset(project: Any, ref: str | int | None = None) -> dict[str, Any]:
+def resolve_dataset(project: Project, ref: str | int | None = None) -> dict[str, Any]:
     """A dataset row: None = latest; an id, a name (latest version) or ``name@version``."""
     table = project.store.db["datasets"]
     hint = "`ftp data list` shows the datasets; `ftp data import FILE` adds one"
@@ -80,7 +81,7 @@ def contamination(db: Any, dataset_id: int, settings: dict[str, Any]) -> dict[st
     if threshold <= 0:
         return {"count": 0, "examples": [], "threshold": threshold}
     index = NearIndex(threshold)
-    field = settings.get("split_key", "instruction")
+    field = settings.get("split_key", "")
     found: list[dict[str, Any]] = []
     try:
         for row_id, record in _records(db, dataset_id, "split != 'train'"):
@@ -110,13 +111,13 @@ def _flag(db: Any, ids: set[int]) -> None:
         db["examples"].update(row_id, {"tags": json.dumps(values + ["contaminated"])})
 
 
-def list_datasets(project: Any) -> list[dict[str, Any]]:
+def list_datasets(project: Project) -> list[dict[str, Any]]:
     rows = project.store.db["datasets"].rows_where("content_hash is not null",
                                                   order_by="name, version")
     return [_row(row) for row in rows]
 
 
-def examples(project: Any, dataset_id: int, split: str | None = None,
+def examples(project: Project, dataset_id: int, split: str | None = None,
              include_canaries: bool = True) -> Iterator[dict[str, Any]]:
     """Stored example rows (record parsed, tags parsed) in import order."""
     where, params = "dataset_id = ?", [dataset_id]
@@ -130,7 +131,7 @@ def examples(project: Any, dataset_id: int, split: str | None = None,
             yield row
 
 
-def load_records(project: Any, dataset: Any = None, split: str = "train",
+def load_records(project: Project, dataset: Any = None, split: str = "train",
                  fraction: float = 1.0) -> list[dict[str, Any]]:
     """Normalised records of one split; ``fraction`` selects a nested subset.
 

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
+from ftp.api import Tokenizer
+
 GPT2_PATTERN = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"
                 r"|\s+(?!\S)|\s+")
 MAX_CACHE = 500_000
@@ -173,7 +175,7 @@ class PieceEncoder:
         return out
 
 
-def piece_encoder(tokenizer: Any) -> Callable[[Sequence[str]], list[list[int]] | None] | None:
+def piece_encoder(tokenizer: Tokenizer) -> Callable[[Sequence[str]], list[list[int]] | None] | None:
     """A cached ``PieceEncoder`` for a tokenizer of the supported shape, else None."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None or not getattr(tokenizer, "is_fast", False):

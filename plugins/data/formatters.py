@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp import hookimpl
+from ftp.api import Tokenizer
 from ftp.errors import UserError
 from ftp.plugins.data.chatplan import ChatRenderer, chat_renderer
 from ftp.plugins.data.formats import format_of
@@ -36,7 +37,7 @@ def to_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
             {"role": "assistant", "content": format_of(record).response(record)}]
 
 
-def _special_tokens(tokenizer: Any) -> dict[str, Any]:
+def _special_tokens(tokenizer: Tokenizer) -> dict[str, Any]:
     """Special token strings for templates (read once: tokenizer attributes are slow)."""
     key = (id(tokenizer), tokenizer.eos_token_id, tokenizer.bos_token_id)
     if _SPECIALS.get("key") != key:
@@ -49,7 +50,7 @@ def _special_tokens(tokenizer: Any) -> dict[str, Any]:
 _SPECIALS: dict[str, Any] = {}
 
 
-def _renderer(tokenizer: Any) -> ChatRenderer:
+def _renderer(tokenizer: Tokenizer) -> ChatRenderer:
     template = getattr(tokenizer, "chat_template", None)
     if not template:
         raise UserError("the tokenizer has no chat template",
@@ -57,19 +58,19 @@ def _renderer(tokenizer: Any) -> ChatRenderer:
     return chat_renderer(template, tuple(sorted(_special_tokens(tokenizer).items())))
 
 
-def render_chat(tokenizer: Any, messages: list[dict[str, Any]],
+def render_chat(tokenizer: Tokenizer, messages: list[dict[str, Any]],
                 add_generation_prompt: bool = False) -> str:
     """The tokenizer's chat template applied to ``messages`` (``apply_chat_template``'s text)."""
     return _renderer(tokenizer).render(messages, add_generation_prompt)
 
 
-def chat_template(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+def chat_template(record: dict[str, Any], tokenizer: Tokenizer) -> tuple[str, str]:
     """(prompt, response): the last assistant turn, everything before it as the prompt."""
     segments = chat_segments(record, tokenizer)
     return "".join(segments[:-1]), segments[-1]
 
 
-def chat_segments(record: dict[str, Any], tokenizer: Any) -> tuple[str, ...]:
+def chat_segments(record: dict[str, Any], tokenizer: Tokenizer) -> tuple[str, ...]:
     """(prompt, response, prompt, response, ...): every assistant turn is a response."""
     return ChatSegments(tokenizer)(record)
 
@@ -84,11 +85,11 @@ class ChatSegments:
     instead, and only its last turn is trained.
     """
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Tokenizer) -> None:
         self.renderer = _renderer(tokenizer)
         self.eos = self.renderer.specials["eos_token"]
 
-    def __call__(self, record: dict[str, Any], tokenizer: Any = None) -> tuple[str, ...]:
+    def __call__(self, record: dict[str, Any], tokenizer: Tokenizer = None) -> tuple[str, ...]:
         if record.get("format") == "text":
             return "", record["text"]
         messages = [dict(m) for m in to_messages(record)]
@@ -138,7 +139,7 @@ def _split_marks(text: str, marks: list[str]) -> list[str] | None:
     return parts + [rest]
 
 
-def alpaca(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+def alpaca(record: dict[str, Any], tokenizer: Tokenizer) -> tuple[str, str]:
     if record.get("format") == "text":
         return "", record["text"]
     if record.get("format") == "alpaca":
@@ -159,7 +160,7 @@ def _last_user(record: dict[str, Any]) -> str:
     return users[-1] if users else ""
 
 
-def plain(record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+def plain(record: dict[str, Any], tokenizer: Tokenizer) -> tuple[str, str]:
     if record.get("format") == "text":
         return "", record["text"]
     messages = to_messages(record)
@@ -189,7 +190,7 @@ class JinjaFile:
             raise UserError(f"template {path}:{error.lineno}: {error.message}") from None
         self.path = path
 
-    def __call__(self, record: dict[str, Any], tokenizer: Any) -> tuple[str, str]:
+    def __call__(self, record: dict[str, Any], tokenizer: Tokenizer) -> tuple[str, str]:
         response = format_of(record).response(record)
         values = {**record, "messages": to_messages(record), **_special_tokens(tokenizer)}
         text = self._render(values)

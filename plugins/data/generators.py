@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp import hookimpl
+from ftp.api import Project
 from ftp.errors import InputError, UserError
 
 
@@ -44,7 +45,7 @@ def _render(env: Any, fields: dict[str, str], values: dict[str, Any]) -> dict[st
     return {key: env.from_string(text).render(**values) for key, text in fields.items()}
 
 
-def template_generator(project: Any, n: int = 10, spec: Path | str | None = None,
+def template_generator(project: Project, n: int = 10, spec: Path | str | None = None,
                        seed: int = 0, **_: Any) -> Iterator[dict[str, Any]]:
     """Deterministic slot filling: Jinja fields filled with seeded draws of slot values.
 
@@ -69,13 +70,13 @@ def template_generator(project: Any, n: int = 10, spec: Path | str | None = None
             raise UserError(f"template {template_index + 1} in the spec: {error}") from None
 
 
-def self_instruct_generator(project: Any, n: int = 10, **options: Any) -> Any:
+def self_instruct_generator(project: Project, n: int = 10, **options: Any) -> Any:
     from ftp.plugins.data.synth import self_instruct
 
     return self_instruct(project, n=n, **options)
 
 
-def evolve_generator(project: Any, n: int = 10, **options: Any) -> Any:
+def evolve_generator(project: Project, n: int = 10, **options: Any) -> Any:
     from ftp.plugins.data.synth import evolve
 
     return evolve(project, n=n, **options)

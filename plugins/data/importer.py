@@ -1,8 +1,9 @@
 """Import: read, validate, scrub, deduplicate, split and store a dataset version.
 
 One pass over the source, streaming: records flow through the stages in order and are
-written in batches inside one transaction, so memory stays flat as files grow and a failure
-at any record stores nothing. Every import is a run of kind ``import``, recorded while it
+written in batches, each a short transaction, to a dataset that stays pending (invisible to
+readers) until the last one, so memory stays flat as files grow, other commands can write
+meanwhile, and a failure at any record stores nothing. Every import is a run of kind ``import``, recorded while it
 runs so that a crash or kill leaves a run the store marks failed; bad input (a
 ``UserError``) removes that run again, so the store is left exactly as it was.
 """
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project, RunRecord
+from ftp.boundaries import read_guarded
 from ftp.errors import InputError, UserError
 from ftp.plugins.data import catalog
 from ftp.plugins.data.dedupe import Deduper, record_text
@@ -28,6 +29,10 @@ from ftp.store import dumps, now
 
 BATCH = 1000
 EXAMPLES_KEPT = 5
+# The default caps of `ftp data import` (raise them with --max-line-bytes/--max-field-chars):
+# spaCy's NER refuses texts over 1,000,000 characters, and a 50 MB line took 1.27 GB.
+MAX_FIELD_CHARS = 1_000_000
+MAX_LINE_BYTES = 8_000_000
 
 
 class ImportReport:
@@ -114,19 +119,50 @@ def _row(dataset_id: int, idx: int, record: dict[str, Any], settings: dict[str, 
     }
 
 
-def _write(db: Any, rows: Iterable[dict[str, Any]]) -> int:
+def _write(store: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert in chunks, one short transaction each (the write lock is held per chunk)."""
     written, batch = 0, []
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            db["examples"].insert_all(batch, batch_size=BATCH)
+            with store.transaction() as db:
+                db["examples"].insert_all(batch, batch_size=BATCH)
             written, batch = written + len(batch), []
     if batch:
-        db["examples"].insert_all(batch, batch_size=BATCH)
+        with store.transaction() as db:
+            db["examples"].insert_all(batch, batch_size=BATCH)
     return written + len(batch)
 
 
-def _add_canaries(project: Any, db: Any, dataset_id: int, start: int,
+def capped_fields(pairs: Iterable[Located], source: str, limit: int) -> Iterator[Located]:
+    """Refuse a record with a text field longer than ``limit`` characters (the NER model's
+    limit is 1,000,000, and a runaway field fills memory at every later stage)."""
+    for location, record in pairs:
+        field, size = _longest(record)
+        if size > limit:
+            line, prefix = (location, "") if isinstance(location, int) else (None,
+                                                                             f"{location}: ")
+            raise InputError(f"{prefix}field {field!r} is {size:,} characters, over the "
+                             f"limit of {limit:,}", path=source, line=line,
+                             hint="split the text into shorter records, or raise the limit "
+                                  "with `ftp data import --max-field-chars N`")
+        yield location, record
+
+
+def _longest(value: Any, name: str = "") -> tuple[str, int]:
+    if isinstance(value, str):
+        return name, len(value)
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    best = ("", 0)
+    for key, item in items:
+        found = _longest(item, f"{name}.{key}" if name else str(key))
+        if found[1] > best[1]:
+            best = found
+    return best
+
+
+def _add_canaries(project: Project, db: Any, dataset_id: int, start: int,
                   settings: dict[str, Any]) -> int:
     count = int(project.config["privacy"].get("canaries") or 0)
     if count <= 0:
@@ -142,7 +178,7 @@ def _add_canaries(project: Any, db: Any, dataset_id: int, start: int,
     return len(rows)
 
 
-def import_records(project: Any, pairs: Iterable[Located], *, source: str, name: str,
+def import_records(project: Project, pairs: Iterable[Located], *, source: str, name: str,
                    fmt: str = "auto", mapping: Any = None, on_error: str = "fail",
                    tags: list[str] | None = None, meta: dict[str, Any] | None = None,
                    config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -164,9 +200,16 @@ def import_records(project: Any, pairs: Iterable[Located], *, source: str, name:
     return dataset
 
 
-def _store(project: Any, run: Any, pairs: Iterable[Located], run_config: dict[str, Any],
+def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_config: dict[str, Any],
            tags: list[str], meta: dict[str, Any] | None) -> int:
-    """Validate, scrub, deduplicate and write in one transaction; the new dataset's id."""
+    """Validate, scrub, deduplicate and write; the new dataset's id.
+
+    The dataset is written in chunks, each its own short transaction, behind a pending flag
+    (no content hash yet: every reader skips it), so other commands can write to the store
+    while a long import runs. The last transaction sets the hash and the dataset appears; a
+    failure removes what was written, and a killed import's pending rows are removed when
+    the store is next opened.
+    """
     from ftp.privacy import build_scrubber
 
     settings = dict(project.config["data"])
@@ -175,50 +218,85 @@ def _store(project: Any, run: Any, pairs: Iterable[Located], run_config: dict[st
     validator = Validator(source, fmt, run_config["map"], run_config["on_error"], report.skip)
     scrubber = build_scrubber(project.config["privacy"])
     deduper = Deduper(float(settings.get("near_duplicate_threshold", 0.9)))
+    store = project.store
+    with store.transaction() as db:
+        dataset_id = _new_dataset(db, run_config["name"], source)
+        db["runs"].update(run.id, {"dataset_id": dataset_id})
     try:
-        with project.store.transaction() as db:
-            dataset_id = _new_dataset(db, run_config["name"], source)
-            stream = _scrubbed(validator(pairs), scrubber, report)
-            rows = _rows(progress(stream, desc="import", unit="records"), dataset_id,
-                         settings, deduper, report, tags)
-            written = _write(db, rows)
-            if written == 0:
-                raise InputError(f"no records to store ({_lost(validator, report)})",
-                                 path=source)
+        capped = capped_fields(read_guarded(source, pairs), source,
+                               int(run_config.get("max_field_chars") or MAX_FIELD_CHARS))
+        stream = _scrubbed(validator(capped), scrubber, report)
+        rows = _rows(progress(stream, desc="import", unit="records"), dataset_id,
+                     settings, deduper, report, tags)
+        written = _write(store, rows)
+        if written == 0:
+            raise InputError(f"no records to store ({_lost(validator, report)})", path=source)
+        with store.transaction() as db:
             canaries = _add_canaries(project, db, dataset_id, written, settings)
             if settings.get("stratify"):
                 stratify(db, dataset_id, settings["stratify"],
                          settings["validation_fraction"], settings["test_fraction"])
-            extra = {**report.meta(), **(meta or {}), "canaries": canaries,
-                     "tags": tags, "read": validator.read,
-                     "contamination": catalog.contamination(db, dataset_id, settings)}
+        contamination = catalog.contamination(store.db, dataset_id, settings)
+        extra = {**report.meta(), **(meta or {}), "canaries": canaries, "tags": tags,
+                 "read": validator.read, "contamination": contamination,
+                 "split_warnings": split_warnings(store.db, dataset_id, settings)}
+        with store.transaction() as db:
             catalog.finish_dataset(db, dataset_id, validator.fmt or fmt,
                                    scrubber.report(), extra)
+    except BaseException:
+        discard_dataset(store, dataset_id)
+        raise
     finally:
         report.close()
         deduper.close()
     return dataset_id
 
 
-def _forget_run(project: Any, run: Any) -> None:
+def discard_dataset(store: Any, dataset_id: int) -> None:
+    """Remove a pending dataset's rows (its examples, canaries, the run's link to it)."""
+    with store.transaction() as db:
+        db.execute("update runs set dataset_id = null where dataset_id = ?", [dataset_id])
+        db.execute("delete from examples where dataset_id = ?", [dataset_id])
+        if "canaries" in db.table_names():
+            db.execute("delete from canaries where dataset_id = ?", [dataset_id])
+        db.execute("delete from datasets where id = ? and content_hash is null", [dataset_id])
+
+
+def _forget_run(project: Project, run: RunRecord) -> None:
     """Remove the failed run of a rejected input, and its folder (skipped lines).
 
-    The data was rolled back with its transaction; the run row was committed at the start
+    The data was removed with its pending dataset; the run row was committed at the start
     so that a crash or kill is still seen as a failed run. A run something else refers to
     (the stage of an `ftp run` pipeline) stays, marked failed.
     """
-    try:
-        with project.store.transaction() as db:
-            db["runs"].delete(run.id)
-    except sqlite3.IntegrityError:
-        return
-    if run.artifacts_path:
-        shutil.rmtree(run.artifacts_path, ignore_errors=True)
+    project.store.forget_run(run)
 
 
 def _lost(validator: Validator, report: ImportReport) -> str:
     return (f"read {validator.read}, skipped {validator.skipped}, scrubber dropped "
             f"{report.scrub_dropped}, duplicates {sum(report.duplicate_counts.values())}")
+
+
+def split_warnings(db: Any, dataset_id: int, settings: dict[str, Any]) -> list[str]:
+    """Warnings for a split that came out empty although its fraction is above 0, and for a
+    split key with fewer distinct values than the splits need."""
+    counts = dict(db.execute("select split, count(*) from examples where dataset_id = ? "
+                             "group by split", [dataset_id]).fetchall())
+    keys = db.execute("select count(distinct key_hash) from examples where dataset_id = ? "
+                      "and (tags is null or tags not like '%canary%')",
+                      [dataset_id]).fetchone()[0]
+    wanted = {"train": 1.0, "validation": float(settings.get("validation_fraction", 0)),
+              "test": float(settings.get("test_fraction", 0))}
+    key = settings.get("split_key") or "the whole prompt"
+    found = []
+    needed = sum(1 for fraction in wanted.values() if fraction > 0)
+    if keys < needed:
+        found.append(f"the split key ({key}) has {keys} distinct value(s), fewer than the "
+                     f"{needed} splits need: every example with one key lands in one split")
+    for split, fraction in wanted.items():
+        if fraction > 0 and not counts.get(split):
+            found.append(f"the {split} split is empty (fraction {fraction:g})")
+    return found
 
 
 def _new_dataset(db: Any, name: str, source: str) -> int:

@@ -7,11 +7,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project, Tokenizer
 from ftp.plugins.data import catalog
 from ftp.plugins.data.splits import SPLITS
 
 
-def diff(project: Any, first: str, second: str, preview: int = 5) -> dict[str, Any]:
+def diff(project: Project, first: str, second: str, preview: int = 5) -> dict[str, Any]:
     """How dataset ``second`` differs from ``first``: examples added, removed, moved."""
     a, b = catalog.resolve_dataset(project, first), catalog.resolve_dataset(project, second)
     db = project.store.db
@@ -62,7 +63,7 @@ def percentiles(values: list[int], points: tuple[int, ...] = (50, 90, 95, 99, 10
             for p in points}
 
 
-def stats(project: Any, dataset: Any, tokenizer: Any, *, template: Any, max_length: int,
+def stats(project: Project, dataset: Any, tokenizer: Tokenizer, *, template: Any, max_length: int,
           truncation: str, histogram: Path | None) -> dict[str, Any]:
     """Counts per split and source, token-length percentiles, truncated/dropped counts."""
     from ftp.plugins.data.tokenize import encode_records
@@ -119,7 +120,7 @@ def write_histogram(lengths: dict[str, list[int]], path: Path, title: str,
     plt.close(figure)
 
 
-def token_view(tokenizer: Any, text: str, limit: int) -> dict[str, Any]:
+def token_view(tokenizer: Tokenizer, text: str, limit: int) -> dict[str, Any]:
     """The first ``limit`` token ids with their text, and whether decode(encode) round-trips."""
     from ftp.plugins.data.tokenize import encode_texts
 

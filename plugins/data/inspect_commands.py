@@ -7,13 +7,14 @@ from typing import Any
 
 import click
 
+from ftp import api
 from ftp.output import echo_json, echo_table
 from ftp.progress import info
 
 MODEL_HELP = "Model whose tokenizer to use (default: [model] path in ftp.toml)."
 
 
-def load_tokenizer(project: Any, model: str | None) -> Any:
+def load_tokenizer(project: api.Project, model: str | None) -> Any:
     """The tokenizer of ``model`` or the project's model, from local files only."""
     from transformers import AutoTokenizer
 
@@ -115,7 +116,7 @@ def show_command(dataset: str | None, split: str, count: int, tokens: int,
         click.echo(f"No examples in split {split!r}.")
 
 
-def _echo_tokens(record: dict, tokenizer: Any, template: str, limit: int) -> None:
+def _echo_tokens(record: dict, tokenizer: api.Tokenizer, template: str, limit: int) -> None:
     from ftp.plugins.data.formatters import get_formatter
     from ftp.plugins.data.inspect import token_view
 

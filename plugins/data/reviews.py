@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ftp.api import Project
 from ftp.errors import UserError
 
 SQL = """
@@ -36,7 +37,7 @@ def preference_pairs(db: Any, ties: list[int]) -> Iterator[tuple[str, dict[str, 
             ties.append(pref_id)
 
 
-def import_reviews(project: Any, name: str = "reviews") -> dict[str, Any]:
+def import_reviews(project: Project, name: str = "reviews") -> dict[str, Any]:
     """A preference dataset from every decided pair; a pair with a missing output is skipped
     and reported."""
     from ftp.plugins.data.importer import import_records

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from ftp.api import Project, Tokenizer
 from ftp.errors import UserError
 
 Complete = Callable[[list[str]], list[str]]
@@ -171,7 +172,7 @@ def evolve_loop(complete: Complete, seeds: list[dict[str, str]], n: int,
 # running with a local model ---------------------------------------------------------------
 
 
-def model_completer(project: Any, model: str | None, max_new_tokens: int = 256,
+def model_completer(project: Project, model: str | None, max_new_tokens: int = 256,
                     seed: int = 0) -> tuple[Complete, str]:
     """``complete(prompts)`` sampling from a local model (its chat template if it has one)."""
     import torch
@@ -200,7 +201,7 @@ def model_completer(project: Any, model: str | None, max_new_tokens: int = 256,
     return complete, str(ref)
 
 
-def _as_chat(tokenizer: Any, prompt: str) -> str:
+def _as_chat(tokenizer: Tokenizer, prompt: str) -> str:
     if getattr(tokenizer, "chat_template", None):
         from ftp.plugins.data.formatters import render_chat
 
@@ -209,7 +210,7 @@ def _as_chat(tokenizer: Any, prompt: str) -> str:
     return prompt
 
 
-def seed_tasks(project: Any, seeds: str | None) -> list[dict[str, str]]:
+def seed_tasks(project: Project, seeds: str | None) -> list[dict[str, str]]:
     """Seed tasks from a dataset's train split, as alpaca-shaped dicts."""
     from ftp.plugins.data.catalog import load_records
     from ftp.plugins.data.formats import format_of
@@ -240,7 +241,7 @@ def _checked(kept: list[dict[str, str]], rejected: Counter, name: str, ref: str)
     return Generated(kept, ref, dict(rejected))
 
 
-def self_instruct(project: Any, n: int = 10, seeds: str | None = None,
+def self_instruct(project: Project, n: int = 10, seeds: str | None = None,
                   model: str | None = None, seed: int = 0, max_new_tokens: int = 256,
                   **_: Any) -> list[dict[str, str]]:
     complete, ref = model_completer(project, model, max_new_tokens, seed)
@@ -249,7 +250,7 @@ def self_instruct(project: Any, n: int = 10, seeds: str | None = None,
     return _checked(kept, rejected, "self-instruct", ref)
 
 
-def evolve(project: Any, n: int = 10, seeds: str | None = None, model: str | None = None,
+def evolve(project: Project, n: int = 10, seeds: str | None = None, model: str | None = None,
            seed: int = 0, max_new_tokens: int = 256, **_: Any) -> list[dict[str, str]]:
     complete, ref = model_completer(project, model, max_new_tokens, seed)
     kept, rejected = evolve_loop(complete, seed_tasks(project, seeds), n,
@@ -257,7 +258,7 @@ def evolve(project: Any, n: int = 10, seeds: str | None = None, model: str | Non
     return _checked(kept, rejected, "evolve", ref)
 
 
-def generate(project: Any, generator: str, *, n: int, name: str | None = None,
+def generate(project: Project, generator: str, *, n: int, name: str | None = None,
              **options: Any) -> dict[str, Any]:
     """Run ``generator`` and import its records as a new version of dataset ``name``."""
     from ftp.plugins.data.importer import import_records

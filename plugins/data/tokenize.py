@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ftp.api import Tokenizer
 from ftp.errors import UserError
 from ftp.plugins.data.fastbpe import piece_encoder
 from ftp.plugins.data.formatters import get_formatter
@@ -35,7 +36,7 @@ class EncodedData:
         return len(self.examples)
 
 
-def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+def encode_texts(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of many texts, no special tokens added, batched."""
     fast = piece_encoder(tokenizer)
     if fast is not None:
@@ -67,7 +68,7 @@ def _parallel() -> Iterator[None]:
         os.environ["TOKENIZERS_PARALLELISM"] = before or "false"
 
 
-def clear_caches(tokenizer: Any) -> None:
+def clear_caches(tokenizer: Tokenizer) -> None:
     """Forget the piece encoder and chat-template plans, as a fresh process would."""
     from ftp.plugins.data.chatplan import chat_renderer
 
@@ -76,7 +77,7 @@ def clear_caches(tokenizer: Any) -> None:
         del tokenizer._ftp_piece_encoder
 
 
-def _bos(tokenizer: Any) -> list[int]:
+def _bos(tokenizer: Tokenizer) -> list[int]:
     """The BOS id when the tokenizer adds one by default and the text lacks it."""
     if tokenizer.bos_token_id is None:
         return []
@@ -84,7 +85,7 @@ def _bos(tokenizer: Any) -> list[int]:
     return [tokenizer.bos_token_id] if ids and ids[0] == tokenizer.bos_token_id else []
 
 
-def encode_records(records: Iterable[dict[str, Any]], tokenizer: Any, *,
+def encode_records(records: Iterable[dict[str, Any]], tokenizer: Tokenizer, *,
                    template: Any = "chat_template", max_length: int = 1024,
                    truncation: str = "drop", train_on_responses_only: bool = True,
                    batch_size: int = BATCH, strict: bool = True) -> EncodedData:
@@ -129,7 +130,7 @@ def _no_gc() -> Iterator[None]:
 
 
 class _Encoder:
-    def __init__(self, tokenizer: Any, max_length: int, truncation: str,
+    def __init__(self, tokenizer: Tokenizer, max_length: int, truncation: str,
                  responses_only: bool) -> None:
         self.tokenizer, self.max_length = tokenizer, max_length
         self.truncation, self.responses_only = truncation, responses_only

@@ -55,25 +55,22 @@ def configured(config: dict[str, Any]) -> tuple[list[str], Any]:
             _settings(config, None, None, None, 1234, None))
 
 
-def _settings(config: dict[str, Any], limit, shots, batch_size, seed, device,
-              sampling=(None, None)):
-    from ftp.plugins.evaluation.job import EvalSettings
+def _settings(config: dict[str, Any], limit: int | None, shots: int | None,
+              batch_size: int | None, seed: int, device: str | None,
+              sampling: tuple[int | None, float | None] = (None, None)) -> Any:
+    """[eval] merged with the flags, through the one constructor (EvalSettings.from_config)."""
+    from ftp.api import EvalSettings
 
     samples, temperature = sampling
-    samples = int(config.get("samples", 1)) if samples is None else samples
-    temperature = float(config.get("temperature", 0.7)) if temperature is None else temperature
-    if samples < 1 or temperature <= 0:
+    settings = EvalSettings.from_config(config, limit=limit, shots=shots,
+                                        batch_size=batch_size or None, seed=seed,
+                                        device=device, samples=samples,
+                                        temperature=temperature)
+    if settings.samples < 1 or settings.temperature <= 0:
         raise UserError("--samples must be 1 or more and --temperature above 0")
-    limit = config.get("limit", 0) if limit is None else limit
-    shots = config.get("shots", -1) if shots is None else shots
-    if limit < 0:
+    if settings.limit is not None and settings.limit < 0:
         raise UserError("--limit must be 0 (all) or a positive number")
-    return EvalSettings(limit=limit or None, shots=None if shots < 0 else shots,
-                        batch_size=batch_size or int(config.get("batch_size", 8)), seed=seed,
-                        max_new_tokens=int(config.get("max_new_tokens", 256)), device=device,
-                        samples=samples, temperature=temperature,
-                        judge_model=config.get("judge_model") or None,
-                        judge_rubric=config.get("judge_rubric") or None)
+    return settings
 
 
 def _task_folders(task_dirs: list[Path]) -> list[Any]:

@@ -7,32 +7,12 @@ all enter the config hash that keys the result cache.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-if TYPE_CHECKING:
-    from ftp.project import Project
-    from ftp.store import RunRecord
+from ftp.api import EvalSettings, Project, RunRecord, Sample, Tokenizer
 
-
-@dataclass(frozen=True)
-class EvalSettings:
-    limit: int | None = None  # documents per task (None: all)
-    shots: int | None = None  # None: the task's own default (lm-eval's)
-    batch_size: int = 8
-    seed: int = 1234
-    max_new_tokens: int = 256
-    device: str | None = None
-    samples: int = 1  # answers per testset prompt (K > 1: K - 1 sampled alternatives)
-    temperature: float = 0.7  # for the sampled alternatives
-    judge_model: str | None = None  # a local model that rates testset answers
-    judge_rubric: str | None = None
-
-    def pinned(self) -> dict[str, Any]:
-        """The settings that change numbers (device is recorded, not compared)."""
-        values = asdict(self)
-        values.pop("device")
-        return values
+__all__ = ["EvalJob", "EvalSettings"]
 
 
 @dataclass
@@ -41,11 +21,11 @@ class EvalJob:
     settings: EvalSettings = field(default_factory=EvalSettings)
     project: Project | None = None
     run: RunRecord | None = None
-    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    _loaded: tuple[Any, Any] | None = None
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    _loaded: tuple[Any, Tokenizer] | None = None
     _lm: Any = None
 
-    def model_and_tokenizer(self) -> tuple[Any, Any]:
+    def model_and_tokenizer(self) -> tuple[Any, Tokenizer]:
         """``(model, tokenizer)``, loaded once; a train run's adapter is applied."""
         if self._loaded is None:
             from ftp.errors import UserError
@@ -73,7 +53,7 @@ class EvalJob:
                               batch_size=self.settings.batch_size)
         return self._lm
 
-    def add_samples(self, task: str, samples: list[dict[str, Any]]) -> None:
+    def add_samples(self, task: str, samples: list[Sample]) -> None:
         """Per-document outcomes of ``task``; stored (scrubbed) with the results."""
         self.samples.setdefault(task, []).extend(samples)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ftp.api import Tokenizer
+
 DEFAULT_RUBRIC = ("Rate how well the answer answers the question, using the reference answer "
                   "as the truth: 1 = wrong or unrelated, 3 = partly right, 5 = fully right "
                   "and complete.")
@@ -71,7 +73,7 @@ def judge_samples(job: Any, samples: list[dict[str, Any]], questions: list[str])
         sample["meta"]["judge"] = text
 
 
-def _chat(tokenizer: Any, text: str) -> str:
+def _chat(tokenizer: Tokenizer, text: str) -> str:
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template([{"role": "user", "content": text}],
                                              tokenize=False, add_generation_prompt=True)

@@ -30,6 +30,9 @@ class EvalOutcome:
 
 def resolve_evaluators(names: list[str], extra: list[Any] = ()) -> list[tuple[str, Any]]:
     found = registry.collect("evaluators")
+    for name in names:
+        if name in found.conflicts:
+            raise found.conflict_error("evaluators", name)
     unknown = [name for name in names if name not in found]
     if unknown:
         raise NotFound(f"unknown evaluator {', '.join(map(repr, unknown))}; known: "

@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+from ftp.api import Tokenizer
 from ftp.errors import UserError
 from ftp.plugins.evaluation import metrics
 from ftp.plugins.evaluation.job import EvalJob
@@ -102,7 +103,7 @@ def evaluate_pairs(job: EvalJob, ids: list[str], pairs: list[tuple[str, str]],
     return [{"task": task, **row} for row in metrics.aggregate([s["scores"] for s in samples])]
 
 
-def sample_answers(model: Any, tokenizer: Any, prompts: list[str], settings: Any) -> list[list[str]]:
+def sample_answers(model: Any, tokenizer: Tokenizer, prompts: list[str], settings: Any) -> list[list[str]]:
     """``settings.samples - 1`` sampled answers per prompt (seeded, so runs repeat)."""
     import torch
 
@@ -113,14 +114,14 @@ def sample_answers(model: Any, tokenizer: Any, prompts: list[str], settings: Any
     return [[text for text, _ in answers] for answers in found]
 
 
-def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
+def generate(model: Any, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int,
              batch_size: int) -> list[tuple[str, int]]:
     """Greedy outputs and their token counts, in the order of ``prompts``."""
     found = _generate(model, tokenizer, prompts, max_new_tokens, batch_size, 1, do_sample=False)
     return [answers[0] for answers in found]
 
 
-def _generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
+def _generate(model: Any, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int,
               batch_size: int, per_prompt: int, **options: Any) -> list[list[tuple[str, int]]]:
     """``per_prompt`` outputs (text, token count) per prompt, batched by prompt length."""
     import torch
@@ -151,7 +152,7 @@ def _generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: in
     return [results[i] for i in range(len(prompts))]
 
 
-def _decode(new: list[int], tokenizer: Any, pad: int | None) -> tuple[str, int]:
+def _decode(new: list[int], tokenizer: Tokenizer, pad: int | None) -> tuple[str, int]:
     used = _length(new, tokenizer.eos_token_id, pad)
     return tokenizer.decode(new[:used], skip_special_tokens=True).strip(), used
 

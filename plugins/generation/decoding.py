@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ftp.api import Tokenizer
+
 STRATEGIES = ("plain", "static", "compiled", "loop")
 
 
@@ -25,7 +27,7 @@ def best_strategy(device: str) -> str:
     return "compiled" if device.startswith("cuda") else "static"
 
 
-def chat_inputs(tokenizer: Any, messages: list[dict[str, str]], device: Any = "cpu") -> Any:
+def chat_inputs(tokenizer: Tokenizer, messages: list[dict[str, str]], device: Any = "cpu") -> Any:
     """Token ids of a conversation with the generation prompt appended."""
     if getattr(tokenizer, "chat_template", None):
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
@@ -36,7 +38,7 @@ def chat_inputs(tokenizer: Any, messages: list[dict[str, str]], device: Any = "c
     return ids.to(device)
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+def _eos_ids(model: Any, tokenizer: Tokenizer) -> set[int]:
     eos = model.generation_config.eos_token_id
     found = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
     if tokenizer.eos_token_id is not None:
@@ -84,7 +86,7 @@ def _cut(row: list[int], eos: set[int], keep: int) -> list[int]:
     return row
 
 
-def generate_ids(model: Any, tokenizer: Any, input_ids: Any, max_new_tokens: int,
+def generate_ids(model: Any, tokenizer: Tokenizer, input_ids: Any, max_new_tokens: int,
                  strategy: str = "plain", min_new_tokens: int = 0,
                  streamer: Any = None) -> list[list[int]]:
     """New token ids per row, greedy, with the named strategy."""
@@ -125,7 +127,7 @@ class TokenStreamer:
     """Turns token ids into text pieces as they come (for ``loop``), like transformers'
     ``TextIteratorStreamer`` does for ``generate``."""
 
-    def __init__(self, tokenizer: Any, skip_prompt: bool) -> None:
+    def __init__(self, tokenizer: Tokenizer, skip_prompt: bool) -> None:
         from transformers import TextIteratorStreamer
 
         # ``generate`` puts the prompt first; the lean loop puts only new tokens.
@@ -141,7 +143,7 @@ class TokenStreamer:
         return iter(self.inner)
 
 
-def stream_reply(model: Any, tokenizer: Any, messages: list[dict[str, str]],
+def stream_reply(model: Any, tokenizer: Tokenizer, messages: list[dict[str, str]],
                  max_new_tokens: int = 256, strategy: str | None = None) -> Iterator[str]:
     """Yield the reply's text as it is generated (generation runs on a thread)."""
     device = str(next(model.parameters()).device)

@@ -12,6 +12,7 @@ import statistics
 import time
 from typing import Any
 
+from ftp.api import Tokenizer
 from ftp.plugins.generation.decoding import chat_inputs, generate_ids
 
 PROMPT = ("Turn this customer-support email into a JSON ticket with the fields category, "
@@ -30,7 +31,7 @@ def _median(fn, repeats: int) -> float:
     return statistics.median(_timed(fn) for _ in range(repeats))
 
 
-def measure(model: Any, tokenizer: Any, *, strategy: str = "plain", new_tokens: int = 32,
+def measure(model: Any, tokenizer: Tokenizer, *, strategy: str = "plain", new_tokens: int = 32,
             batch: int = 8, repeats: int = 3, price_per_hour: float | None = None,
             prompt: str = PROMPT) -> dict[str, Any]:
     """Latency figures of one model with one generation strategy."""

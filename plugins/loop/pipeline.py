@@ -103,21 +103,17 @@ def stage_train(project: Project, outcome: Outcome) -> None:
 
 def _evaluate(project: Project, stage: str, model_ref: str, identity: str,
               outcome: Outcome) -> int:
-    from ftp.plugins.evaluation.job import EvalSettings
+    from ftp.plugins.evaluation.cli_eval import configured
     from ftp.plugins.evaluation.runner import evaluate
 
     config = project.config["eval"]
-    suite = [config["suite"]] if isinstance(config["suite"], str) else list(config["suite"])
+    suite, settings = configured(config)  # the same settings `ftp eval` and `ftp sweep` use
     key = state.stage_key(stage, config, project.config["format"], identity,
                           _dataset_hash(project, outcome.dataset_id))
     earlier = state.done(project.store, stage, key)
     if earlier:
         outcome.stages[stage] = "skipped"
         return earlier["run_id"]
-    settings = EvalSettings(limit=config["limit"] or None,
-                            shots=None if config["shots"] < 0 else config["shots"],
-                            batch_size=int(config["batch_size"]),
-                            max_new_tokens=int(config["max_new_tokens"]))
     with state.recording(project.store, stage, key) as record:
         result = evaluate(project, model_ref, suite, settings,
                           name="base" if stage == "eval-base" else "fine-tuned")

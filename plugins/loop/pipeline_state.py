@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftp import hookimpl
+from ftp.api import Project, RunRecord
 
 if TYPE_CHECKING:  # this module is a plugin loaded at start-up: keep it light
     from ftp.store import Store
@@ -94,7 +95,7 @@ def _update(store: Store, stage_id: int, **values: Any) -> None:
 
 
 @hookimpl
-def ftp_run_started(project: Any, run: Any) -> None:
+def ftp_run_started(project: Project, run: RunRecord) -> None:
     """The first run a stage starts is its run (a train stage's train run, for resume)."""
     if _Active.stage_id is None or _Active.store is None:
         return

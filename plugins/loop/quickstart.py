@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project
 from ftp.errors import UserError
 from ftp.plugins.loop import tickets
 from ftp.progress import info
@@ -100,7 +101,7 @@ def _gates(with_benchmark: bool) -> str:
     return text if with_benchmark else text.split("\n# ...without losing")[0] + "\n"
 
 
-def summary(project: Any, outcome: Any) -> list[str]:
+def summary(project: Project, outcome: Any) -> list[str]:
     """Lines saying what changed: each metric before -> after, stage times, where to look."""
     store = project.store
     before = _values(store, outcome.base_eval)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftp.api import Tokenizer
 from ftp.errors import UserError
 
 PREFERENCE = "preference"
@@ -39,7 +40,7 @@ def records(project, dataset: str | int | None, split: str,
     return list(data_api().load_records(project, dataset, split=split, fraction=fraction))
 
 
-def encoded(project, records_: list[dict[str, Any]], tokenizer: Any,
+def encoded(project, records_: list[dict[str, Any]], tokenizer: Tokenizer,
             split: str) -> list[dict[str, Any]]:
     """Token ids and labels for supervised training; refuses preference-only data."""
     if not records_:
@@ -65,7 +66,7 @@ def encoded(project, records_: list[dict[str, Any]], tokenizer: Any,
     return examples
 
 
-def text_chunks(texts: list[str], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
+def text_chunks(texts: list[str], tokenizer: Tokenizer, max_length: int) -> list[dict[str, Any]]:
     """Each document as BOS? + tokens + EOS, cut into pieces of at most ``max_length``.
 
     Every token carries loss (continued pre-training); a piece of one token has nothing to
@@ -86,7 +87,7 @@ def text_chunks(texts: list[str], tokenizer: Any, max_length: int) -> list[dict[
     return found
 
 
-def _bos(tokenizer: Any) -> list[int]:
+def _bos(tokenizer: Tokenizer) -> list[int]:
     """BOS when the tokenizer adds one by default (as the data pipeline's encoder does)."""
     if tokenizer.bos_token_id is None:
         return []

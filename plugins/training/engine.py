@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
+from ftp.api import Tokenizer
 from ftp.errors import CheckFailed, UserError
 from ftp.plugins.training import attention
 from ftp.plugins.training.callbacks import (
@@ -99,7 +100,7 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
     return values
 
 
-def collator(job: TrainJob, tokenizer: Any, flat: bool = False):
+def collator(job: TrainJob, tokenizer: Tokenizer, flat: bool = False):
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if job.settings["packing"]:
         return PackingCollator(pad, row_tokens=job.settings["pack_tokens"], flat=flat)
@@ -128,7 +129,7 @@ def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]
     return found
 
 
-def train_supervised(job: TrainJob, model: Any, tokenizer: Any) -> dict[str, Any]:
+def train_supervised(job: TrainJob, model: Any, tokenizer: Tokenizer) -> dict[str, Any]:
     """Train ``model`` on ``job.train_data`` (``{"input_ids", "labels"}`` lists)."""
     tokens, guard = TokenCounter(), NanGuard()
     with segment_attention(model, job.settings["packing"]) as flat, fused_lora(model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftp import hookimpl
+from ftp.api import Tokenizer
 from ftp.errors import UserError
 
 
@@ -100,7 +101,7 @@ def supervised(job, prepare) -> dict[str, Any]:
     return summary
 
 
-def save_final(model: Any, tokenizer: Any, job) -> None:
+def save_final(model: Any, tokenizer: Tokenizer, job) -> None:
     """Write the final model atomically: a temporary folder renamed into place."""
     import shutil
 
