@@ -93,15 +93,27 @@ def _echo_pairs(values: dict[str, Any]) -> None:
               help="Write the PEFT adapter (adapter_config.json + weights) here.")
 @click.option("--merged", type=click.Path(file_okay=False, path_type=Path),
               help="Write a merged safetensors model (plain transformers, vLLM) here.")
-def export(run: str, adapter: Path | None, merged: Path | None) -> None:
-    """Export a train run's model: its adapter, or a merged model."""
-    from ftp.plugins.training.export import export_adapter, export_merged
+@click.option("--gguf", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the merged model as one GGUF file (llama.cpp, Ollama); Llama, "
+                   "Mistral and Qwen2 families.")
+@click.option("--quant", type=click.Choice(["f16", "q8_0"]), default="f16", show_default=True,
+              help="GGUF weight type.")
+def export(run: str, adapter: Path | None, merged: Path | None, gguf: Path | None,
+           quant: str) -> None:
+    """Export a train run's model: its adapter, a merged model, or a GGUF file.
+
+    --merged and --gguf also take a model (folder or installed name) instead of a run."""
+    from ftp.plugins.training.export import export_adapter, export_gguf, export_merged
     from ftp.project import Project
 
-    if not adapter and not merged:
-        raise UserError("say what to export: --adapter DIR and/or --merged DIR")
+    if not adapter and not merged and not gguf:
+        raise UserError("say what to export: --adapter DIR, --merged DIR and/or --gguf FILE")
     project = Project.find()
     if adapter:
         click.echo(f"adapter: {export_adapter(project, run, adapter)}")
     if merged:
         click.echo(f"merged model: {export_merged(project, run, merged)}")
+    if gguf:
+        written = export_gguf(project, run, gguf, quant)
+        click.echo(f"gguf ({written.architecture}, {written.quant}, {written.tensors} tensors, "
+                   f"{written.bytes / 1e6:.1f} MB): {written.path}")

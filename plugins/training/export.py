@@ -1,11 +1,13 @@
 """Export a train run's model: the PEFT adapter as it is, or merged into the base weights.
 
 A merged export is a plain safetensors model folder with the tokenizer, which transformers
-and vLLM load without PEFT.
+and vLLM load without PEFT; a GGUF export (llama.cpp, Ollama) is the merged model written
+by ``ftp.plugins.serving.gguf_writer``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -19,6 +21,22 @@ def _run(project, ref: str):
         raise UserError(f"{ref!r} is not a train run of this project",
                         hint="`ftp runs --kind train` lists them")
     return run
+
+
+def _source(project, ref: str) -> str:
+    """A train run's id, or ``ref`` itself when it names a model (folder, installed name)."""
+    from ftp.errors import NotFound
+    from ftp.plugins.models import resolve_model
+
+    run = find_train_run(project, ref)
+    if run is not None:
+        return str(run.id)
+    try:
+        resolve_model(ref)
+    except NotFound:
+        raise UserError(f"{ref!r} is not a train run of this project, nor a model",
+                        hint="`ftp runs --kind train` lists the runs") from None
+    return ref
 
 
 def _empty_target(target: Path) -> Path:
@@ -39,14 +57,59 @@ def export_adapter(project, ref: str, target: Path) -> Path:
 
 
 def export_merged(project, ref: str, target: Path) -> Path:
-    from ftp.plugins.models import load_model
-
-    run = _run(project, ref)
+    source = _source(project, ref)
     _empty_target(target)
-    model, tokenizer = load_model(str(run.id), project)
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    model.config.use_cache = True
+    model, tokenizer = merged_model(project, source)
     model.save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
     return target
+
+
+def merged_model(project, ref: str):
+    """``(model, tokenizer)`` of a train run (adapter merged into the base) or a model, in
+    float32 so an export rounds once, from the training precision straight to its own."""
+    import torch
+
+    from ftp.plugins.models import load_model
+
+    model, tokenizer = load_model(ref, project, dtype=torch.float32, device="cpu")
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.config.use_cache = True
+    model.eval()
+    return model, tokenizer
+
+
+def export_gguf(project, ref: str, target: Path, quant: str = "f16"):
+    """Write train run (or model) ``ref`` merged, as one GGUF file at ``target``."""
+    from ftp.plugins.serving.gguf_writer import QUANTS, check_supported, write_gguf
+
+    if quant not in QUANTS:
+        raise UserError(f"--quant must be one of {', '.join(QUANTS)}, not {quant!r}")
+    if target.suffix != ".gguf" or target.is_dir():
+        raise UserError(f"--gguf {target}: give a file name ending in .gguf")
+    if target.exists():
+        raise UserError(f"{target} exists; not overwriting it")
+    source = _source(project, ref)
+    run = find_train_run(project, ref)
+    check_supported(_config(project, run, ref))  # before loading any weights
+    model, tokenizer = merged_model(project, source)
+    name = run.name if run is not None and run.name else target.stem
+    partial = target.with_name(f".{target.name}.partial")
+    try:  # written aside and renamed, so an interrupted export leaves no half file
+        written = write_gguf(model, tokenizer, partial, quant, name=name)
+        partial.rename(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dataclasses.replace(written, path=target)
+
+
+def _config(project, run, ref: str):
+    from transformers import AutoConfig
+
+    from ftp.plugins.models import resolve_model
+
+    folder = resolve_model(run.model if run is not None else ref)
+    if run is not None and (final_model_path(run) / "config.json").is_file():
+        folder = final_model_path(run)
+    return AutoConfig.from_pretrained(str(folder))
