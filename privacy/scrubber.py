@@ -21,8 +21,11 @@ from typing import Any
 
 from ftp.privacy import engine as engines
 from ftp.privacy.batch import BatchAnalyzer
+from ftp.privacy.names import same_record_names
 from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, replacement
 
+# Names are the PII people write most: the NER tier is the default, "patterns" is opt-in.
+DEFAULT_TIER = "ner"
 DEFAULT_ENTITIES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
                     "IBAN_CODE", "IP_ADDRESS", "LOCATION"]
 # (record index, field, path inside the field's value, text); the path is empty for a plain
@@ -115,7 +118,7 @@ class Scrubber:
                     **overrides: Any) -> Scrubber:
         """Build from a ``[privacy]`` table; ``overrides`` win (e.g. ``tier="ner"``)."""
         settings = {**config, **{k: v for k, v in overrides.items() if v is not None}}
-        tier = settings.get("tier", "patterns")
+        tier = settings.get("tier", DEFAULT_TIER)
         entities = list(settings.get("entities") or DEFAULT_ENTITIES)
         extra = engines.pattern_recognizers(settings.get("patterns") or {})
         extra += plugin_recognizers(entities)
@@ -134,16 +137,29 @@ class Scrubber:
     # analysis --------------------------------------------------------------------------
 
     def analyze_texts(self, texts: list[str], context: list[str] | None = None) -> list[list]:
-        """Findings per text, overlaps resolved, in the order given.
+        """Findings per text, overlaps resolved, in the order given; every other occurrence
+        of a person name found in a text is found too (``ftp.privacy.names``).
 
         A batch of ``PARALLEL_MIN_TEXTS`` or more is split across ``workers`` forked
         processes (all cores by default), each analysing its contiguous part with
         ``nlp.pipe`` in batches of ``batch_size`` (256: on 1,000 short texts, one process,
         ~10% faster than 64 and ~20% faster than 1,024 here).
         """
+        found = self._analyze(texts, context)
+        return [self._second_look([text], [results])[0]
+                for text, results in zip(texts, found, strict=True)]
+
+    def _analyze(self, texts: list[str], context: list[str] | None = None) -> list[list]:
+        """Presidio's findings (the batch analysis, overlaps resolved), no second look."""
         if self.workers > 1 and len(texts) >= PARALLEL_MIN_TEXTS and context is None:
             return self._analyze_parallel(list(texts))
         return self._analyze_serial(texts, context)
+
+    def _second_look(self, texts: list[str], found: list[list]) -> list[list]:
+        """Names found once among ``texts`` (one record's) found everywhere among them."""
+        if "PERSON" not in self._searched:
+            return found
+        return same_record_names(texts, found, self.allow_list)
 
     def _analyze_parallel(self, texts: list[str]) -> list[list]:
         if self._pool is None:
@@ -219,12 +235,16 @@ class Scrubber:
     def _scrub_chunk(self, chunk: list[dict], fields: list[str] | None) -> list[dict | None]:
         items = [item for index, record in enumerate(chunk)
                  for item in _texts_of(index, record, fields)]
-        found = self.analyze_texts([text for *_, text in items])
+        found = self._analyze([text for *_, text in items])
         by_record: dict[int, list[tuple[Item, list]]] = defaultdict(list)
         for item, results in zip(items, found, strict=True):
             by_record[item[0]].append((item, results))
-        return [self._apply(record, by_record.get(index, [])) for index, record in
-                enumerate(chunk)]
+        return [self._apply(record, self._looked_again(by_record.get(index, [])))
+                for index, record in enumerate(chunk)]
+
+    def _looked_again(self, found: list[tuple[Item, list]]) -> list[tuple[Item, list]]:
+        again = self._second_look([item[3] for item, _ in found], [r for _, r in found])
+        return [(item, results) for (item, _), results in zip(found, again, strict=True)]
 
     def _apply(self, record: dict, found: list[tuple[Item, list]]) -> dict | None:
         self._report["records"] += 1

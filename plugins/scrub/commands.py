@@ -45,7 +45,8 @@ def _default_output(path: Path) -> Path:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report (counts per entity and field) as JSON here.")
 @click.option("--tier", type=click.Choice(["patterns", "ner"]),
-              help="Override privacy.tier: patterns (no model) or ner (spaCy).")
+              help="Override privacy.tier: ner (spaCy NER, the default: finds names and "
+                   "places) or patterns (no model, faster, keeps most names).")
 @click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "tsv", "text"]),
               default="auto", show_default=True, help="Input format (auto: by extension).")
 @click.option("--field", "fields", multiple=True, help="Scrub only these fields (repeatable).")
