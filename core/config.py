@@ -1,75 +1,35 @@
-"""`ftp.toml`: the annotated template, loading, defaults and validation.
+"""`ftp.toml`: loading, defaults and validation.
 
-The template in ``templates/ftp.toml`` is the schema: every section and key it holds is
-known, its value is the default, and its type is the type a user's value must have. A key
-that is not there is an error naming the key and the allowed ones.
+The schema is what plugins declare through the ``register_settings`` hook (``ftp.settings``):
+every declared section and key is known, with its type, default, choices and range. A key
+nobody declared is an error naming the key and the allowed ones.
 """
 
 from __future__ import annotations
 
-import copy
 import tomllib
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ftp import settings
 from ftp.errors import ConfigError
 
 CONFIG_NAME = "ftp.toml"
 
 
 def template_text(name: str = "my-project") -> str:
-    text = resources.files("ftp").joinpath("templates/ftp.toml").read_text()
-    return text.replace("{name}", name)
+    """The annotated ftp.toml ``ftp init`` writes, built from the declared sections."""
+    return settings.template_text(name)
 
 
-@lru_cache(maxsize=1)
 def defaults() -> dict[str, dict[str, Any]]:
-    return tomllib.loads(template_text())
-
-
-def _type_ok(default: Any, value: Any) -> bool:
-    if default is None or value is None:
-        return True
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, (int, float)):
-        return isinstance(value, (int, float))
-    if isinstance(default, (list, str)) and isinstance(value, (list, str)):
-        # A one-item list may be written as a string ("testset" for ["testset"]).
-        return True
-    return isinstance(value, type(default))
+    """Every declared section with its defaults (a fresh copy)."""
+    return settings.defaults()
 
 
 def validate(data: dict[str, Any], path: Path | str = CONFIG_NAME) -> dict[str, Any]:
-    """Merge ``data`` over the defaults; raise ConfigError for unknown keys or wrong types."""
-    merged = copy.deepcopy(defaults())
-    for section, values in data.items():
-        if section not in merged:
-            raise ConfigError(
-                f"{path}: unknown section [{section}]; allowed: {', '.join(merged)}"
-            )
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: [{section}] must be a table")
-        for key, value in values.items():
-            _check_key(merged[section], section, key, value, path)
-            merged[section][key] = value
-    return merged
-
-
-def _check_key(known: dict[str, Any], section: str, key: str, value: Any,
-               path: Path | str) -> None:
-    if key not in known:
-        raise ConfigError(
-            f"{path}: unknown key {section}.{key}; allowed in [{section}]: "
-            f"{', '.join(known)}"
-        )
-    if not _type_ok(known[key], value):
-        raise ConfigError(
-            f"{path}: {section}.{key} must be a {type(known[key]).__name__}, "
-            f"got {value!r}"
-        )
+    """Merge ``data`` over the defaults; raise ConfigError for unknown keys or bad values."""
+    return settings.validate(data, path)
 
 
 def load(path: Path) -> dict[str, Any]:

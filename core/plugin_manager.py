@@ -23,6 +23,14 @@ from ftp.errors import PluginError
 ENTRY_POINT_GROUP = "ftp"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    # ftp.toml's built-in sections, in the order the template lists them
+    "ftp.plugins.project_sections",
+    "ftp.plugins.models.sections",
+    "ftp.plugins.data.sections",
+    "ftp.plugins.training.sections",
+    "ftp.plugins.evaluation.sections",
+    "ftp.plugins.loop.sections",
+    "ftp.privacy.sections",
     "ftp.plugins.project_commands",
     "ftp.plugins.plugin_commands",
     "ftp.plugins.doctor",

@@ -41,6 +41,7 @@ def build_report() -> dict[str, Any]:
         "offline": offline_state(),
         "locations": locations(),
         "plugins": plugin_health(),
+        "settings": settings_state(),
         "project": project_state(),
     }
     report["problems"] = _problems(report)
@@ -86,10 +87,26 @@ def plugin_health() -> dict[str, Any]:
                               "failed": [f.__dict__ for f in load_failures()], "errors": []}
     for kind in KINDS:
         try:
-            health[kind] = sorted(collect(kind))
+            found = collect(kind)
         except Exception as error:  # report every broken registration, keep checking
             health["errors"].append(f"{kind}: {type(error).__name__}: {error}")
+            continue
+        health[kind] = sorted(found)
+        health["errors"] += [str(found.conflict_error(kind, name)) for name in found.conflicts]
     return health
+
+
+def settings_state() -> dict[str, Any]:
+    """The ftp.toml sections plugins declare (``register_settings``), and who declared them."""
+    from ftp import settings
+
+    try:
+        declared = settings.sections()
+    except Exception as error:  # a broken declaration is a problem to show, not a crash
+        return {"sections": {}, "error": f"{type(error).__name__}: {error}"}
+    return {"sections": {name: {"plugin": section.plugin,
+                                "keys": [s.key for s in section.settings]}
+                         for name, section in declared.items()}}
 
 
 def project_state() -> dict[str, Any]:
@@ -108,6 +125,8 @@ def project_state() -> dict[str, Any]:
 def _problems(report: dict[str, Any]) -> list[str]:
     problems = [f"plugin {f['name']} failed: {f['error']}" for f in report["plugins"]["failed"]]
     problems += report["plugins"]["errors"]
+    if report["settings"].get("error"):
+        problems.append(f"settings: {report['settings']['error']}")
     if report["offline"]["guard"] != "on":
         problems.append("the offline guard is off")
     message = report["project"].get("message", "")
@@ -131,6 +150,9 @@ def _echo_report(report: dict[str, Any]) -> None:
         extra = f" ({', '.join(where['installed']) or 'empty'})" if "installed" in where else ""
         click.echo(f"{name}: {where['path']} [{state}]{extra}")
     click.echo("plugins: " + ", ".join(report["plugins"]["loaded"]))
+    click.echo("ftp.toml sections: " + ", ".join(
+        f"[{name}] ({len(section['keys'])} keys, {section['plugin']})"
+        for name, section in report["settings"]["sections"].items()))
     project = report["project"]
     click.echo(f"project: {project['root']} ({project['runs']} runs)" if project["found"]
                else f"project: none ({project['message']})")

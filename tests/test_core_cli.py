@@ -101,7 +101,7 @@ def test_bad_key_type_is_reported(tmp_path):
     from ftp.config import validate
     from ftp.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="train.epochs must be a int"):
+    with pytest.raises(ConfigError, match="train.epochs must be a number"):
         validate({"train": {"epochs": "many"}})
     with pytest.raises(ConfigError, match=r"unknown section \[trian\]; allowed: .*train"):
         validate({"trian": {}})

@@ -9,8 +9,10 @@ re-hashing an unchanged 500 MB model is instant.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,6 +95,38 @@ class _Cache:
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.entries))
         temporary.replace(self.path)
+
+
+def evaluator_identity(name: str, evaluator: Any, job: Any) -> str:
+    """What identifies an evaluator's code and inputs in the cache key: its name, the source
+    of the module defining it (so an edited evaluator is never served stale), its declared
+    ``version`` and its ``fingerprint(job)`` (the data it reads), where it has them."""
+    parts = [name, _source_hash(evaluator)]
+    version = getattr(evaluator, "version", None)
+    if version is not None:
+        parts.append(f"version:{version}")
+    declared = getattr(evaluator, "fingerprint", None)
+    if callable(declared):
+        parts.append(str(declared(job)))
+    return "|".join(parts)
+
+
+def _source_hash(evaluator: Any) -> str:
+    target = evaluator if inspect.isfunction(evaluator) or inspect.ismethod(evaluator) \
+        else type(evaluator)
+    try:
+        path = inspect.getsourcefile(target)
+    except TypeError:  # a builtin or C callable: no source to hash
+        path = None
+    return _file_digest(path) if path else "no-source"
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "unreadable"
 
 
 def config_hash(evaluator: str, fingerprint: str, settings: dict[str, Any]) -> str:

@@ -68,8 +68,7 @@ def evaluate(project: Project, model_ref: str, suite: list[str],
 def _run_one(job: EvalJob, name: str, evaluator: Any, weights: str
              ) -> tuple[list[dict[str, Any]], bool]:
     store = job.project.store
-    print_fingerprint = getattr(evaluator, "fingerprint", None)
-    detail = print_fingerprint(job) if print_fingerprint else name
+    detail = fingerprint.evaluator_identity(name, evaluator, job)
     settings = job.settings.pinned()
     key = fingerprint.config_hash(name, detail, settings)
     earlier = _cached_run(store, weights, key)

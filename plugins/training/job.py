@@ -7,29 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftp.errors import UserError
+from ftp.plugins.training import sections
 
 if TYPE_CHECKING:
     from ftp.project import Project
     from ftp.store import RunRecord
 
 METHODS = ("lora", "freeze", "full", "qlora", "dpo")
-SETTING_TYPES: dict[str, type] = {
-    "method": str, "epochs": float, "max_steps": int, "learning_rate": float,
-    "batch_size": int, "gradient_accumulation": int, "seed": int, "packing": bool,
-    "pack_tokens": int, "lora_r": int, "lora_alpha": int, "lora_dropout": float,
-    "target_modules": str, "dora": bool, "rslora": bool, "freeze_trainable_layers": int,
-    "trainable_modules": str, "save_steps": int, "eval_steps": int,
-    "early_stopping_patience": int, "dpo_beta": float, "warmup_ratio": float,
-    "distributed": str,
-}
-DEFAULTS: dict[str, Any] = {
-    "method": "lora", "epochs": 1, "max_steps": -1, "learning_rate": 2e-4, "batch_size": 8,
-    "gradient_accumulation": 1, "seed": 42, "packing": True, "pack_tokens": 2048,
-    "lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear",
-    "dora": False, "rslora": False, "freeze_trainable_layers": 2, "trainable_modules": "",
-    "save_steps": 50, "eval_steps": 50, "early_stopping_patience": 0, "dpo_beta": 0.1,
-    "warmup_ratio": 0.0, "distributed": "ddp",
-}
+SETTING_TYPES: dict[str, type] = sections.TYPES  # declared once, in sections.TRAIN
+DEFAULTS: dict[str, Any] = sections.DEFAULTS
 DISTRIBUTED = ("ddp", "fsdp")
 FSDP_METHODS = ("lora", "freeze", "full")
 
