@@ -50,6 +50,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ftp.plugins.report.commands",
     "ftp.plugins.chat.commands",
     "ftp.plugins.generation.commands",
+    "ftp.plugins.serving.commands",
     "ftp.plugins.audit.commands",
     "ftp.plugins.loop.commands",
     "ftp.plugins.loop.pipeline_state",
