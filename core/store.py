@@ -326,7 +326,23 @@ class Store:
         for run_id in dead:
             self.finish_run(run_id, status="failed",
                             error="the process ended without finishing (killed?); resume it")
+        self._drop_orphaned_pending()
         return dead
+
+    def _drop_orphaned_pending(self) -> None:
+        """A killed import leaves its dataset pending (no content hash, so no reader sees
+        it): remove its rows once no running run owns it."""
+        orphans = [row[0] for row in self.db.execute(
+            "select id from datasets where content_hash is null and id not in "
+            "(select dataset_id from runs where status = 'running' and dataset_id is not null)")]
+        for dataset_id in orphans:
+            with self.transaction() as db:
+                db.execute("update runs set dataset_id = null where dataset_id = ?",
+                           [dataset_id])
+                for table in ("examples", "canaries"):
+                    if table in db.table_names():
+                        db.execute(f"delete from {table} where dataset_id = ?", [dataset_id])
+                db.execute("delete from datasets where id = ?", [dataset_id])
 
     def get_run(self, ref: int | str) -> RunRecord:
         """A run by id, by name, or ``latest``."""

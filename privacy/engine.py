@@ -75,8 +75,19 @@ def check_spacy_model(name: str) -> None:
     )
 
 
+_LOADED: dict[tuple[str, str], Any] = {}
+
+
 def nlp_engine(tier: str, model: str = DEFAULT_NER_MODEL):
-    """The NLP engine of a tier, loaded."""
+    """The NLP engine of a tier, loaded once per process (a scrubber per import, chat turn
+    or test would otherwise reload the spaCy model each time; analysis does not change it)."""
+    key = (tier, str(Path(model).expanduser()) if tier == "ner" else "")
+    if key not in _LOADED:
+        _LOADED[key] = _load_nlp_engine(tier, model)
+    return _LOADED[key]
+
+
+def _load_nlp_engine(tier: str, model: str):
     if tier not in TIERS:
         raise ConfigError(f"unknown privacy tier {tier!r}; known: {', '.join(TIERS)}")
     if tier == "patterns":

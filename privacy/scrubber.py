@@ -111,13 +111,17 @@ class Scrubber:
         self._pseudonyms = Pseudonymizer(self._secret)
         self._anonymizer = AnonymizerEngine()
         self._configs: dict[str, Any] = {}
+        self.warnings: list[str] = []  # settings that scrub less than the defaults
         self.reset_report()
 
     @classmethod
     def from_config(cls, config: dict[str, Any], secret: bytes | None = None,
                     **overrides: Any) -> Scrubber:
         """Build from a ``[privacy]`` table; ``overrides`` win (e.g. ``tier="ner"``)."""
+        from ftp.privacy.settings import check_privacy, weakening_warnings
+
         settings = {**config, **{k: v for k, v in overrides.items() if v is not None}}
+        check_privacy(settings)
         tier = settings.get("tier", DEFAULT_TIER)
         entities = list(settings.get("entities") or DEFAULT_ENTITIES)
         extra = engines.pattern_recognizers(settings.get("patterns") or {})
@@ -126,13 +130,15 @@ class Scrubber:
         analyzer = engines.analyzer(tier, entities, extra,
                                     model=settings.get("ner_model") or engines.DEFAULT_NER_MODEL,
                                     gated=settings.get("gated", True))
-        return cls(analyzer, tier=tier, entities=entities,
+        scrubber = cls(analyzer, tier=tier, entities=entities,
                    operators=dict(settings.get("operators") or {}),
                    default_operator=settings.get("default_operator", "placeholder"),
                    allow_list=settings.get("allow_list"), secret=secret,
                    batch_size=int(settings.get("batch_size", 256)),
                    score_threshold=float(settings.get("score_threshold", 0.3)),
                    workers=int(settings.get("workers") or os.cpu_count() or 1))
+        scrubber.warnings = weakening_warnings(settings)
+        return scrubber
 
     # analysis --------------------------------------------------------------------------
 
@@ -223,6 +229,11 @@ class Scrubber:
     def scrub_text(self, text: str) -> str:
         return self.scrub_texts([text])[0]
 
+    def redact(self, text: str) -> str:
+        """``text`` scrubbed without counting it in the report (a message about a record,
+        such as a plugin's skip reason, that may quote the record)."""
+        return self._replace(text, self.analyze_texts([text])[0])
+
     # records ---------------------------------------------------------------------------
 
     def scrub_records(self, records: Iterable[dict], fields: list[str] | None = None,
@@ -270,6 +281,17 @@ class Scrubber:
     def reset_report(self) -> None:
         self._report: dict[str, Any] = {"records": 0, "dropped": 0, "entities": Counter(),
                                         "fields": defaultdict(Counter)}
+
+    def never_found(self) -> str | None:
+        """One line naming the entities searched for and never found so far, or None."""
+        from ftp.privacy.settings import never_found
+
+        return never_found(self.entities, self._report)
+
+    def warnings_so_far(self) -> list[str]:
+        """The settings that scrub less than the defaults, and the entities never found."""
+        missing = self.never_found()
+        return [*self.warnings, *([missing] if missing else [])]
 
     def report(self) -> dict[str, Any]:
         """What was found so far: counts per entity type and per field, records dropped."""

@@ -58,7 +58,7 @@ CASES = {
         "d.jsonl:1: the last message must be the assistant's"),
     "chat_bad_role": ("d.jsonl", json.dumps({"messages": [
         {"role": "robot", "content": "Hi"}, {"role": "assistant", "content": "x"}]}).encode(),
-        [], "d.jsonl:1: message 1 has role 'robot'"),
+        [], "d.jsonl:1: message 1 has an unknown role (str)"),
     "unknown_suffix": ("d.xlsx", b"whatever", [], "d.xlsx: cannot tell the file type"),
 }
 

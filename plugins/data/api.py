@@ -23,20 +23,25 @@ __all__ = ["EncodedData", "encode_records", "import_dataset", "list_datasets",
 
 def import_dataset(project: Any, source: str | Path, *, name: str | None = None,
                    fmt: str = "auto", mapping: Any = None, on_error: str = "fail",
-                   source_kind: str | None = None, **reader_options: Any) -> dict[str, Any]:
+                   source_kind: str | None = None, max_field_chars: int | None = None,
+                   **reader_options: Any) -> dict[str, Any]:
     """Import a file, folder or SQLite table as a new dataset version; returns its row.
 
     ``reader_options`` go to the source reader (``table=``/``query=`` for SQLite,
-    ``delimiter=`` for CSV).
+    ``delimiter=`` for CSV, ``max_line_bytes=`` for line-based files). A line over
+    ``max_line_bytes`` or a text field over ``max_field_chars`` is bad input (defaults in
+    ``importer.MAX_LINE_BYTES`` / ``MAX_FIELD_CHARS``).
     """
-    from ftp.plugins.data.importer import import_records
+    from ftp.plugins.data.importer import MAX_FIELD_CHARS, MAX_LINE_BYTES, import_records
     from ftp.plugins.data.sources import open_source
 
     path = Path(source).expanduser()
+    caps = {"max_field_chars": max_field_chars or MAX_FIELD_CHARS}
+    reader_options["max_line_bytes"] = reader_options.get("max_line_bytes") or MAX_LINE_BYTES
     pairs = open_source(path, source_kind, **reader_options)
     return import_records(project, pairs, source=str(path), name=name or _default_name(path),
                           fmt=fmt or "auto", mapping=mapping, on_error=on_error,
-                          config={"source_kind": source_kind, **reader_options})
+                          config={"source_kind": source_kind, **reader_options, **caps})
 
 
 def _default_name(path: Path) -> str:

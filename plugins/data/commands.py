@@ -85,6 +85,8 @@ def report_dataset(dataset: dict, as_json: bool) -> None:
         echo_json(dataset)
         return
     counts, meta = dataset["counts"], dataset["meta"]
+    for warning in meta.get("privacy_warnings") or []:  # settings that scrub less, no values
+        click.echo(f"warning: {warning}", err=True)
     for entry in meta.get("skipped_lines", []):
         info(f"skipped {dataset['source']}:{entry['location']}: {entry['reason']}")
     if meta.get("skipped", 0) > len(meta.get("skipped_lines", [])):

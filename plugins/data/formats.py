@@ -133,7 +133,9 @@ def _message(position: int, raw: Any) -> dict[str, Any]:
     role = raw.get("role", raw.get("from"))
     role = SHAREGPT_ROLES.get(role, role) if "from" in raw and "role" not in raw else role
     if role not in ROLES:
-        raise ValueError(f"message {position} has role {role!r}; allowed: {', '.join(ROLES)}")
+        # the role's value is the record's text: named by its type, never quoted
+        raise ValueError(f"message {position} has an unknown role ({type(role).__name__}); "
+                         f"allowed: {', '.join(ROLES)}")
     content = raw.get("content", raw.get("value"))
     content = "" if content is None else content
     if not isinstance(content, str):

@@ -23,7 +23,7 @@ from ftp.errors import InputError, UserError
 from ftp.plugins.data import catalog
 from ftp.plugins.data.dedupe import Deduper, record_text
 from ftp.plugins.data.splits import assign_split, key_hash, stratify
-from ftp.plugins.data.validate import Located, Validator, parse_mapping
+from ftp.plugins.data.validate import Located, Validator, field_names, parse_mapping
 from ftp.progress import progress
 from ftp.store import dumps, now
 
@@ -142,8 +142,8 @@ def capped_fields(pairs: Iterable[Located], source: str, limit: int) -> Iterator
         if size > limit:
             line, prefix = (location, "") if isinstance(location, int) else (None,
                                                                              f"{location}: ")
-            raise InputError(f"{prefix}field {field!r} is {size:,} characters, over the "
-                             f"limit of {limit:,}", path=source, line=line,
+            raise InputError(f"{prefix}field {field_names([field])} is {size:,} characters, "
+                             f"over the limit of {limit:,}", path=source, line=line,
                              hint="split the text into shorter records, or raise the limit "
                                   "with `ftp data import --max-field-chars N`")
         yield location, record
@@ -215,8 +215,11 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
     settings = dict(project.config["data"])
     source, fmt = run_config["source"], run_config["format"]
     report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl")
-    validator = Validator(source, fmt, run_config["map"], run_config["on_error"], report.skip)
     scrubber = build_scrubber(project.config["privacy"])
+    # a skip reason names the field and the problem; a plugin format's may quote the value
+    validator = Validator(source, fmt, run_config["map"], run_config["on_error"],
+                          lambda location, reason: report.skip(location,
+                                                               scrubber.redact(reason)))
     deduper = Deduper(float(settings.get("near_duplicate_threshold", 0.9)))
     store = project.store
     with store.transaction() as db:
@@ -239,7 +242,8 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
         contamination = catalog.contamination(store.db, dataset_id, settings)
         extra = {**report.meta(), **(meta or {}), "canaries": canaries, "tags": tags,
                  "read": validator.read, "contamination": contamination,
-                 "split_warnings": split_warnings(store.db, dataset_id, settings)}
+                 "split_warnings": split_warnings(store.db, dataset_id, settings),
+                 "privacy_warnings": scrubber.warnings_so_far()}
         with store.transaction() as db:
             catalog.finish_dataset(db, dataset_id, validator.fmt or fmt,
                                    scrubber.report(), extra)

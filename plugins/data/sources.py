@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp import hookimpl
+from ftp.boundaries import reading
 from ftp.errors import InputError, UserError
 
 Located = tuple[Any, dict[str, Any]]
@@ -37,7 +38,9 @@ def read_lines(path: Path, max_line_bytes: int | None = None) -> Iterator[tuple[
             if limit > 0 and len(raw) == limit and not raw.endswith(b"\n"):
                 raise InputError(
                     f"line longer than {max_line_bytes:,} bytes (starts at byte {offset:,})",
-                    path=str(path), line=number, hint="split the text into shorter records")
+                    path=str(path), line=number,
+                    hint="split the text into shorter records (`ftp data import` takes "
+                         "--max-line-bytes N to raise the limit)")
             start, offset = offset, offset + len(raw)
             if number == 1:
                 _check_bom(path, raw)
@@ -68,11 +71,12 @@ def read_jsonl(path: Path, *, max_line_bytes: int | None = None, **_: Any) -> It
     for number, line in read_lines(path, max_line_bytes):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"malformed JSON: {error.msg} (column {error.colno})",
-                             path=str(path), line=number) from None
+        with reading(path, number):  # too deep, too many digits: exit 2 at this line
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(f"malformed JSON: {error.msg} (column {error.colno})",
+                                 path=str(path), line=number) from None
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, got {type(record).__name__}",
                              path=str(path), line=number)
@@ -92,11 +96,12 @@ def read_json(path: Path, **_: Any) -> Iterator[Located]:
     position, line, counted = _skip(text, position + 1), 1, 0
     while position < len(text) and text[position] != "]":
         line, counted = line + text.count("\n", counted, position), position
-        try:
-            record, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            raise InputError(f"malformed JSON: {error.msg} (column {error.colno})",
-                             path=str(path), line=error.lineno) from None
+        with reading(path, line):
+            try:
+                record, position = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as error:
+                raise InputError(f"malformed JSON: {error.msg} (column {error.colno})",
+                                 path=str(path), line=error.lineno) from None
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, got {type(record).__name__}",
                              path=str(path), line=line)

@@ -1,8 +1,11 @@
 """Deterministic splits and nested fractions, from hashes rather than random draws.
 
-An example's split depends only on a hash of its key (by default the normalised
-instruction), so adding data never moves an existing example to another split, and
-examples that share a key (the same question answered twice) land in the same split.
+An example's split depends only on a hash of its key (by default the normalised whole
+prompt: instruction and input), so adding data never moves an existing example to another
+split, and examples that share a key (the same question answered twice) land in the same
+split. Keying on the prompt, not the instruction alone, matters for the most common shape
+of data: one constant instruction ("Turn this email into a ticket") with varying inputs
+would otherwise land wholly in one split, leaving nothing to evaluate on.
 A ``fraction`` keeps the examples whose content hash falls below it, so the 10% subset is
 inside the 25% subset and experiments on data amounts compare like with like.
 """
@@ -24,15 +27,16 @@ def unit(hex_digest: str, offset: int = 0) -> float:
     return int(hex_digest[offset:offset + 15], 16) / _SCALE
 
 
-def split_key(record: dict[str, Any], field: str = "instruction") -> str:
-    """The text a record's split is decided by: ``field`` if present, else its prompt."""
-    value = record.get(field)
+def split_key(record: dict[str, Any], field: str = "") -> str:
+    """The text a record's split is decided by: ``field`` if set and present, else its whole
+    prompt (else its response, for records without a prompt)."""
+    value = record.get(field) if field else None
     if not isinstance(value, str) or not value.strip():
         value = format_of(record).prompt(record) or format_of(record).response(record)
     return normalise(value)
 
 
-def key_hash(record: dict[str, Any], field: str = "instruction") -> str:
+def key_hash(record: dict[str, Any], field: str = "") -> str:
     return hashlib.sha256(split_key(record, field).encode()).hexdigest()
 
 

@@ -7,6 +7,7 @@ way of the first kind: one file holds one format.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -14,6 +15,19 @@ from ftp.errors import InputError, UserError
 from ftp.plugins.data.formats import all_formats, detect
 
 Located = tuple[Any, dict[str, Any]]
+# A field name shown in a message: what a schema's names look like. Anything else (a key
+# that is an e-mail address, a sentence) may be the record's data and is only counted.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
+
+
+def field_names(names: Iterable[Any]) -> str:
+    """The names of a record's fields for a message, without any that may be its data."""
+    names = [str(n) for n in names]
+    shown = [n for n in names if _PLAIN_NAME.fullmatch(n) and "@" not in n]
+    hidden = len(names) - len(shown)
+    text = ", ".join(shown) + (f"{', ' if shown else ''}{hidden} other(s) not shown"
+                               if hidden else "")
+    return text or "none"
 
 
 def parse_mapping(text: str | dict[str, str] | None) -> dict[str, str]:
@@ -39,7 +53,7 @@ def apply_mapping(record: dict[str, Any], mapping: dict[str, str]) -> dict[str, 
     for target, source in mapping.items():
         if source not in record:
             raise KeyError(f"field mapping {target}={source}: no field {source!r} in the "
-                           f"record (fields: {', '.join(map(str, record)) or 'none'})")
+                           f"record (fields: {field_names(record)})")
     out = {k: v for k, v in record.items() if k not in mapping.values()}
     out.update({target: record[source] for target, source in mapping.items()})
     return out
@@ -107,7 +121,7 @@ class Validator:
             return self.fmt  # validating against the file's format names what is missing
         if found is None:
             raise ValueError(
-                f"cannot tell the record format from fields {', '.join(map(str, record))}; "
+                f"cannot tell the record format from fields {field_names(record)}; "
                 f"expected one of: {self._expected()} (or pass --format / --map)")
         if self.fmt is None:
             self.fmt, self.first_location = found, location

@@ -22,6 +22,8 @@ def run_scrub(path: Path, output: Path, settings: dict[str, Any], fmt: str,
     records = read_records(path, fmt)
     first = next(records, None)  # bad input fails before the model loads
     scrubber = build_scrubber(settings)
+    for warning in scrubber.warnings:
+        info(f"warning: {warning}")
     with atomic_output(output) as handle:
         writer = RecordWriter(handle, fmt)
         stream = _chain(first, records)
@@ -35,6 +37,8 @@ def run_scrub(path: Path, output: Path, settings: dict[str, Any], fmt: str,
 
         write_json(report_path, report)
     _echo_report(report)
+    if (missing := scrubber.never_found()) is not None:
+        info(f"warning: {missing}")
     return report
 
 
