@@ -51,14 +51,15 @@ def test_gates_pass_fail_exit_codes_and_reports(project, invoke, arc, tiny_model
     assert ok.exit_code == 0, ok.output
     assert 'failures="0"' in junit.read_text() and "Gates: PASSED" in markdown.read_text()
     assert project.store.db["gate_decisions"].count == 1
-    gates.write_text('[[gate]]\ntask = "arc_challenge"\nmetric = "acc"\nmin = 1.01\n')
+    gates.write_text('[[gate]]\ntask = "arc_challenge"\nmetric = "acc"\nmin = 1.0\n')
     failed = _eval(invoke, tiny_model, "--gates", str(gates), "--junit", str(junit))
     assert failed.exit_code == 1
     assert "below the floor" in failed.output and "<failure" in junit.read_text()
 
 
 @pytest.mark.parametrize("gates_text,message", [
-    ('[[gate]]\ntask = "arc_challenge"\nmetric = "f1"\n', "known metrics for arc_challenge"),
+    ('[[gate]]\ntask = "arc_challenge"\nmetric = "f1"\n',
+     "task arc_challenge has no metric 'f1'; its metrics: acc, acc_norm"),
     ('[[gate]\n', "gates.toml:1: TOML syntax error"),
 ])
 def test_bad_gates_exit_2(project, invoke, arc, tiny_model, tmp_path, gates_text, message):

@@ -24,6 +24,11 @@ class BenchmarkEvaluator:
     def __init__(self, name: str) -> None:
         self.name = name
 
+    @property
+    def produces(self) -> dict[str, tuple[str, ...]]:
+        """The tasks and metrics gates may name (MMLU: its subjects and groups too)."""
+        return {self.name: METRICS, f"{self.name}_*": METRICS}
+
     def fingerprint(self, job: EvalJob) -> str:
         from ftp.plugins.evaluation import tasks
 

@@ -32,6 +32,8 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
     if suite is None:  # only the given task folders, else the configured suite
         suite = [] if task_dirs else list(config.get("suite", ["testset"]))
     extra = _task_folders(task_dirs)
+    if gate_file is not None:  # a gate naming a task or metric the suite lacks: exit 2 now
+        _check_gates(gate_file, suite, extra)
     outcome = _evaluate(project, model, suite, settings, extra, name)
     base_id = _baseline(project, baseline, suite, settings, extra) if baseline else None
     decisions = []
@@ -60,17 +62,36 @@ def _settings(config: dict[str, Any], limit: int | None, shots: int | None,
               sampling: tuple[int | None, float | None] = (None, None)) -> Any:
     """[eval] merged with the flags, through the one constructor (EvalSettings.from_config)."""
     from ftp.api import EvalSettings
+    from ftp.plugins.evaluation.settings import check_flags, check_settings
 
     samples, temperature = sampling
+    check_flags(limit=limit, shots=shots, batch_size=batch_size, samples=samples,
+                temperature=temperature)
     settings = EvalSettings.from_config(config, limit=limit, shots=shots,
-                                        batch_size=batch_size or None, seed=seed,
+                                        batch_size=batch_size, seed=seed,
                                         device=device, samples=samples,
                                         temperature=temperature)
     if settings.samples < 1 or settings.temperature <= 0:
         raise UserError("--samples must be 1 or more and --temperature above 0")
     if settings.limit is not None and settings.limit < 0:
         raise UserError("--limit must be 0 (all) or a positive number")
+    check_settings(settings)
     return settings
+
+
+def _check_gates(gate_file: Any, suite: list[str], extra: list[Any]) -> None:
+    from ftp.plugins.evaluation.gates import check_suite
+    from ftp.plugins.evaluation.runner import resolve_evaluators
+
+    produced: dict[str, Any] = {}
+    complete = True
+    for _, evaluator in resolve_evaluators(suite, extra):
+        declared = getattr(evaluator, "produces", None)
+        if isinstance(declared, dict):
+            produced.update(declared)
+        else:
+            complete = False  # a task folder or a plugin's evaluator: tasks not known ahead
+    check_suite(gate_file, produced, complete)
 
 
 def _task_folders(task_dirs: list[Path]) -> list[Any]:

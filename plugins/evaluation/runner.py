@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ftp import registry
-from ftp.errors import NotFound
+from ftp.errors import NotFound, UserError
 from ftp.plugins.evaluation import fingerprint
 from ftp.plugins.evaluation.job import EvalJob, EvalSettings
+from ftp.plugins.evaluation.settings import check_settings
 from ftp.progress import info
 
 if TYPE_CHECKING:
@@ -47,22 +48,46 @@ def evaluate(project: Project, model_ref: str, suite: list[str],
     from ftp.plugins.models.loading import find_train_run
 
     settings = settings or EvalSettings()
+    check_settings(settings)
     evaluators = resolve_evaluators(suite, list(extra))
     parent = find_train_run(project, model_ref)
+    if parent is not None:  # pinned before the eval run exists: `latest` must not be it
+        model_ref = str(parent.id)
+    check_inputs(project, model_ref, evaluators, settings)
     weights = fingerprint.model_hash(model_ref, project)
     config = {"suite": [n for n, _ in evaluators], "settings": settings.pinned(),
               "device": settings.device, "model_hash": weights}
-    with project.run("eval", model=model_ref, name=name, config=config,
-                     parent_id=parent.id if parent else None) as run:
-        job = EvalJob(model_ref, settings, project, run)
-        results, cached = [], []
-        for evaluator_name, evaluator in evaluators:
-            rows, hit = _run_one(job, evaluator_name, evaluator, weights)
-            results.extend(rows)
-            if hit:
-                cached.append(evaluator_name)
-        run.summary.update(_summary(results, cached))
+    run = None
+    try:
+        with project.run("eval", model=model_ref, name=name, config=config,
+                         parent_id=parent.id if parent else None) as run:
+            job = EvalJob(model_ref, settings, project, run)
+            results, cached = [], []
+            for evaluator_name, evaluator in evaluators:
+                rows, hit = _run_one(job, evaluator_name, evaluator, weights)
+                results.extend(rows)
+                if hit:
+                    cached.append(evaluator_name)
+            run.summary.update(_summary(results, cached))
+    except UserError:
+        if run is not None:  # bad input found late (a model that will not load): no trace
+            project.store.forget_run(run)
+        raise
     return EvalOutcome(project.store.get_run(run.id), results, cached)
+
+
+def check_inputs(project: Project, model_ref: str, evaluators: list[tuple[str, Any]],
+                 settings: EvalSettings) -> None:
+    """What can be wrong with the input, checked before the eval run is recorded: the model
+    folder's files, and each evaluator's own ``check(project, settings)`` (the test split
+    exists, the benchmark data is installed)."""
+    from ftp.plugins.models.loading import preflight
+
+    preflight(model_ref, project)
+    for _, evaluator in evaluators:
+        check = getattr(evaluator, "check", None)
+        if callable(check):
+            check(project, settings)
 
 
 def _run_one(job: EvalJob, name: str, evaluator: Any, weights: str

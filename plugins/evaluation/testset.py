@@ -64,7 +64,25 @@ def _question(record: dict[str, Any], prompt: str) -> str:
     return "\n\n".join(str(t) for t in turns) or prompt
 
 
+def check(project: Any, settings: Any) -> None:
+    """Before the eval run is recorded: there is a test split to evaluate."""
+    from ftp.plugins.data.api import resolve_dataset
+    from ftp.plugins.data.catalog import examples
+
+    dataset = resolve_dataset(project)
+    if next(examples(project, dataset["id"], "test"), None) is None:
+        raise UserError(f"dataset {dataset['name']}@{dataset['version']} has no test split "
+                        "to evaluate",
+                        hint="set data.test_fraction above 0 and import again; check "
+                             "data.split_key (`ftp data list` shows the split counts)")
+
+
 evaluate_testset.fingerprint = fingerprint  # type: ignore[attr-defined]
+evaluate_testset.check = check  # type: ignore[attr-defined]
+# What gates may name (checked before evaluating): the task and every metric it can report.
+evaluate_testset.produces = {TASK: (  # type: ignore[attr-defined]
+    "exact_match", "normalized_match", "token_f1", "rouge_l", "json_valid", "field_accuracy",
+    "self_consistency", "judge_score", "judge_parsed")}
 
 
 def evaluate_pairs(job: EvalJob, ids: list[str], pairs: list[tuple[str, str]],

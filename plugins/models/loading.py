@@ -7,14 +7,20 @@ A train run stores its base model reference in ``run.model`` and its final model
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftp.boundaries import model_loading
 from ftp.errors import NotFound, UserError
 
 if TYPE_CHECKING:
     from ftp.project import Project
     from ftp.store import RunRecord
+
+
+TRAIN_KINDS = ("train", "sweep-point")
 
 
 def default_dtype(device: Any = None) -> Any:
@@ -44,11 +50,14 @@ def find_train_run(project: Project | None, ref: str) -> RunRecord | None:
     """The train run ``ref`` names in ``project`` (id, name or ``latest``), if any."""
     if project is None or "/" in ref or ref.endswith(".gguf"):
         return None
+    if ref == "latest":  # the latest train run, whatever ran after it (an import, an eval)
+        runs = [r for r in project.store.list_runs(limit=50) if r.kind in TRAIN_KINDS]
+        return runs[0] if runs else None
     try:
         run = project.store.get_run(ref)
     except NotFound:
         return None
-    if run.kind not in ("train", "sweep-point"):
+    if run.kind not in TRAIN_KINDS:
         if ref.isdigit():
             raise UserError(f"run {ref} is a {run.kind} run, not a train run")
         return None
@@ -78,7 +87,8 @@ def load_run(run: RunRecord, *, dtype: Any = None, device: Any = None,
 
     base = load_folder(resolve_model(run.model), dtype=dtype, device=device,
                        for_training=for_training, distributed=distributed)
-    model = PeftModel.from_pretrained(base, str(final), is_trainable=for_training)
+    with model_loading(final):
+        model = PeftModel.from_pretrained(base, str(final), is_trainable=for_training)
     return model, tokenizer
 
 
@@ -87,11 +97,10 @@ def load_folder(folder: Path, *, dtype: Any = None, device: Any = None,
     from transformers import AutoModelForCausalLM
 
     extra = {"distributed_config": distributed} if distributed is not None else {}
-    try:
+    check_folder(folder)
+    with model_loading(folder):
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype or
                                                      default_dtype(device), **extra)
-    except (OSError, ValueError) as error:
-        raise UserError(f"{folder}: cannot load the model ({error})") from None
     if device is not None:
         model.to(device)
     model.config.use_cache = not for_training
@@ -106,7 +115,95 @@ def load_tokenizer(folder: Path | None, fallback: str | None = None) -> Any:
         from ftp.plugins.models import resolve_model
 
         folder = resolve_model(fallback or "")
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    with model_loading(folder):
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def check_folder(folder: Path | str) -> None:
+    """Cheap checks of a model folder before anything is recorded or loaded: its JSON files
+    parse and every safetensors file is as long as its header says (a truncated download or
+    copy). Reads headers only, never the weights; a bad file is a UserError naming it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return  # a .gguf file or a name: the loader says what is wrong with it
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json",
+                 "adapter_config.json", "generation_config.json"):
+        path = folder / name
+        if path.is_file():
+            _check_json(path)
+    for path in sorted(folder.glob("*.safetensors")):
+        _check_safetensors(path)
+
+
+def _check_json(path: Path) -> None:
+    with model_loading(path.parent):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError) as error:
+            raise UserError(f"{path}: not valid JSON ({error})",
+                            hint="the model folder is damaged; copy or export it again"
+                            ) from None
+
+
+def _check_safetensors(path: Path) -> None:
+    """The header's largest data offset must fit in the file."""
+    size = path.stat().st_size
+    problem = None
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        length = struct.unpack("<Q", head)[0] if len(head) == 8 else None
+        if length is None or 8 + length > size:
+            problem = "shorter than its header"
+        else:
+            try:
+                header = json.loads(handle.read(length))
+                end = max((int(v["data_offsets"][1]) for k, v in header.items()
+                           if k != "__metadata__"), default=0)
+            except (ValueError, KeyError, TypeError, IndexError):
+                problem, end = "its header is not valid", 0
+            if problem is None and 8 + length + end > size:
+                problem = f"truncated ({size:,} bytes of {8 + length + end:,})"
+    if problem:
+        raise UserError(f"{path}: not a complete safetensors file ({problem})",
+                        hint="the weights were cut short (a copy or download that stopped); "
+                             "copy or export the model again")
+
+
+DEVICE_KINDS = ("cpu", "cuda", "mps", "xpu")
+
+
+def check_device(device: str | None) -> None:
+    """``cpu``, ``cuda``, ``cuda:N`` (``mps``, ``xpu``) that exists here, else a UserError."""
+    if device is None:
+        return
+    kind, _, index = str(device).partition(":")
+    if kind not in DEVICE_KINDS or (index and not index.isdigit()):
+        raise UserError(f"--device {device!r} is not a device; use cpu, cuda or cuda:N")
+    if kind == "cpu":
+        return
+    import torch
+
+    backend = getattr(torch, kind, None) if kind != "mps" else torch.backends.mps
+    available = bool(backend and backend.is_available())
+    count = backend.device_count() if available and hasattr(backend, "device_count") else 1
+    if not available or (index and int(index) >= count):
+        raise UserError(f"--device {device}: no such device on this machine",
+                        hint="leave --device out to use the best one available, or pass cpu")
+
+
+def preflight(ref: str, project: Project | None) -> None:
+    """What loading ``ref`` needs, checked before a run is recorded: the train run's final
+    model and its base, or the model folder (see ``check_folder``)."""
+    from ftp.plugins.models import resolve_model
+
+    run = find_train_run(project, ref)
+    if run is None:
+        check_folder(resolve_model(ref))
+        return
+    final = final_model_path(run)
+    check_folder(final)
+    if (final / "adapter_config.json").is_file():
+        check_folder(resolve_model(run.model))

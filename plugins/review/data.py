@@ -93,16 +93,30 @@ def save_rating(store: Store, sample_id: int, reviewer: str, *, passed: bool | N
                 note: str = "") -> int:
     """A reviewer's rating of a sample; it replaces that reviewer's earlier one."""
     sample = _sample(store, sample_id)
-    if score is not None and not 1 <= float(score) <= 5:
-        raise UserError(f"score must be between 1 and 5, got {score}")
+    check_rating(score, passed, tags, note)
     row = {"sample_id": sample_id, "run_id": sample["run_id"], "reviewer": reviewer,
            "score": None if score is None else float(score),
-           "passed": None if passed is None else int(bool(passed)),
+           "passed": None if passed is None else int(passed),
            "tags": json.dumps(sorted(set(tags or []))), "note": note or "", "created_at": now()}
     with store.transaction():
         store.db.execute("delete from ratings where sample_id = ? and reviewer = ?",
                          [sample_id, reviewer])
         return store.db["ratings"].insert(row).last_pk
+
+
+def check_rating(score: Any, passed: Any, tags: Any = None, note: Any = "") -> None:
+    """A rating as the page, the API or an imported file gives it: ``score`` 1-5 or none,
+    ``passed`` true/false or none (the string "no" is not a pass), tags a list of strings."""
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
+                              or not 1 <= score <= 5):
+        raise UserError(f"score must be a number between 1 and 5, got {score!r}")
+    if passed is not None and not isinstance(passed, bool) and passed not in (0, 1):
+        raise UserError(f"passed must be true or false, got {passed!r}")
+    if tags is not None and (not isinstance(tags, list)
+                             or not all(isinstance(tag, str) for tag in tags)):
+        raise UserError("tags must be a list of strings")
+    if note is not None and not isinstance(note, str):
+        raise UserError("note must be a string")
 
 
 def save_preference(store: Store, pair: Pair, choice: str, reviewer: str,

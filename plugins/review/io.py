@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ftp.errors import InputError
+from ftp.errors import InputError, UserError
+from ftp.plugins.review.data import check_rating
 from ftp.store import Store
 
 SAMPLE_KEYS = ("run_id", "task", "doc_id", "prompt", "output")
@@ -105,12 +106,20 @@ def _row_for(store: Store, line: dict[str, Any], number: int,
         return found
 
     if line["type"] == "rating":
+        try:
+            check_rating(line.get("score"), line.get("passed"), line.get("tags"),
+                         line.get("note"))
+        except UserError as error:
+            raise InputError(str(error), path=str(path), line=number) from None
         sample_id = sample()
         run_id = next(store.db["samples"].rows_where("id = ?", [sample_id]))["run_id"]
         row = {"sample_id": sample_id, "run_id": run_id,
                **{key: line.get(key) for key in RATING_KEYS},
                "tags": json.dumps(sorted(set(line.get("tags") or [])))}
         return "ratings", row
+    if line.get("chosen") not in ("a", "b", "tie"):
+        raise InputError(f"chosen must be a, b or tie, got {line.get('chosen')!r}",
+                         path=str(path), line=number)
     row = {"prompt": line.get("prompt"), "sample_a": sample("a_"), "sample_b": sample("b_"),
            "chosen": line.get("chosen"), "reviewer": line.get("reviewer"),
            "note": line.get("note"), "created_at": line.get("created_at")}

@@ -40,7 +40,7 @@ def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list
     """Settings, trainer and data for ``options`` (the flags); raises before any write."""
     from ftp import registry
     from ftp.plugins.models import resolve_model
-    from ftp.plugins.models.loading import load_tokenizer
+    from ftp.plugins.models.loading import check_folder, load_tokenizer
 
     settings = job_module.settings(project.config["train"], options.get("settings"))
     if settings["distributed"] == "fsdp" and world_size() < 2:
@@ -52,7 +52,8 @@ def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list
         trainer.check(settings)  # a trainer's own pre-flight check (e.g. qlora needs CUDA)
     model_ref = options.get("model") or project.config["model"]["path"]
     folder = resolve_model(model_ref)
-    fraction = options.get("fraction") or 1.0
+    check_folder(folder)  # a truncated or damaged model: exit 2 before the run is recorded
+    fraction = 1.0 if options.get("fraction") is None else options["fraction"]
     if not 0 < fraction <= 1:
         raise UserError(f"--fraction must be in (0, 1], got {fraction}")
     dataset = train_data.dataset_row(project, options.get("dataset"))["id"]
@@ -83,11 +84,17 @@ def train(project, options: dict[str, Any], name: str | None = None,
         run_id = broadcast(None)
         run = project.store.get_run(run_id)
         return _execute(trainer, _job(project, run, config, train_set, valid_set, main=False))
-    with project.run("train", config=config, model=model_ref, name=name,
-                     parent_id=parent_id, dataset_id=options["dataset"]) as run:
-        broadcast(run.id)
-        summary = _execute(trainer, _job(project, run, config, train_set, valid_set))
-        run.summary.update(_json_safe(summary))
+    run = None
+    try:
+        with project.run("train", config=config, model=model_ref, name=name,
+                         parent_id=parent_id, dataset_id=options["dataset"]) as run:
+            broadcast(run.id)
+            summary = _execute(trainer, _job(project, run, config, train_set, valid_set))
+            run.summary.update(_json_safe(summary))
+    except UserError:
+        if run is not None and world_size() < 2:  # bad input found late: leave no trace
+            project.store.forget_run(run)
+        raise
     return project.store.get_run(run.id)
 
 
