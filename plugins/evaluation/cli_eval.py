@@ -10,6 +10,7 @@ import click
 from ftp.errors import CheckFailed, UserError
 from ftp.output import echo_json, echo_table
 from ftp.plugins.evaluation.commands import GATE_COLUMNS
+from ftp.plugins.serving.endpoint_eval import evaluate_endpoint, is_endpoint
 from ftp.progress import info
 
 
@@ -17,7 +18,8 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
              limit: int | None, shots: int | None, batch_size: int | None, seed: int,
              device: str | None, baseline: str | None, gates_path: Path | None,
              name: str | None, junit: Path | None, markdown: Path | None,
-             as_json: bool, sampling: tuple[int | None, float | None] = (None, None)) -> None:
+             as_json: bool, sampling: tuple[int | None, float | None] = (None, None),
+             endpoint: tuple[str | None, str | None] = (None, None)) -> None:
     from ftp.plugins.evaluation import decide, reports
     from ftp.plugins.evaluation.gates import load_gates
     from ftp.project import Project
@@ -34,7 +36,11 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
     extra = _task_folders(task_dirs)
     if gate_file is not None:  # a gate naming a task or metric the suite lacks: exit 2 now
         _check_gates(gate_file, suite, extra)
-    outcome = _evaluate(project, model, suite, settings, extra, name)
+    if is_endpoint(model):  # a served model: over HTTP (plugins/serving/endpoint_eval.py)
+        outcome = evaluate_endpoint(project, model, suite, settings, model_name=endpoint[0],
+                                    api_key=endpoint[1], name=name)
+    else:
+        outcome = _evaluate(project, model, suite, settings, extra, name)
     base_id = _baseline(project, baseline, suite, settings, extra) if baseline else None
     decisions = []
     if gate_file is not None:

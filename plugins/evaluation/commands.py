@@ -48,12 +48,17 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--gates", "gates_path", type=click.Path(path_type=Path),
               help="Gates file (floors, maximum drops, significance).")
 @click.option("--name", help="A name for the eval run.")
+@click.option("--model-name", help="MODEL is an endpoint URL: the model name it serves "
+              "(default: the first it lists).")
+@click.option("--api-key", help="MODEL is an endpoint URL: its Bearer key.")
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
 @click.option("--markdown", type=click.Path(path_type=Path), help="Write a markdown summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_command(model, suite, task_dirs, limit, shots, batch_size, seed, samples, temperature,
-                 device, baseline, gates_path, name, junit, markdown, as_json) -> None:
-    """Evaluate MODEL (a model, or a train run: id or name) and gate the release.
+                 device, baseline, gates_path, name, model_name, api_key, junit, markdown,
+                 as_json) -> None:
+    """Evaluate MODEL (a model, a train run: id or name, or a served endpoint
+    http://HOST:PORT/v1) and gate the release.
 
     Exit 0 when every gate passes, 1 when one fails, 2 for bad input.
     """
@@ -62,7 +67,7 @@ def eval_command(model, suite, task_dirs, limit, shots, batch_size, seed, sample
     run_eval(model=model, suite=_split(suite), task_dirs=list(task_dirs), limit=limit,
              shots=shots, batch_size=batch_size, seed=seed, device=device, baseline=baseline,
              gates_path=gates_path, name=name, junit=junit, markdown=markdown, as_json=as_json,
-             sampling=(samples, temperature))
+             sampling=(samples, temperature), endpoint=(model_name, api_key))
 
 
 @click.command("errors")

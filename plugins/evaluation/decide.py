@@ -22,6 +22,10 @@ def decide(store: Store, gate_file: GateFile, candidate: int,
 
 def _decide(store: Store, gate_file: GateFile, gate: Gate, candidate: int,
             baseline: int | None) -> dict[str, Any]:
+    if gate.source == "parity":
+        from ftp.plugins.serving.parity import decide_parity
+
+        return decide_parity(store, gate_file, gate, candidate, baseline)
     if gate.source == "ratings":
         value = ratings_value(store, candidate, gate.metric, gate.task)
         base = ratings_value(store, baseline, gate.metric, gate.task) if baseline else None

@@ -34,7 +34,7 @@ from ftp import boundaries
 from ftp.errors import ConfigError, InputError
 
 GATE_KEYS = {"name", "task", "metric", "min", "max_drop", "alpha", "test", "significance",
-             "source"}
+             "source", "min_agreement"}
 TOP_KEYS = {"alpha", "bootstrap_samples", "seed", "gate"}
 TESTS = ("auto", "mcnemar", "bootstrap", "none")
 RATING_METRICS = ("pass_rate", "mean_score")
@@ -147,6 +147,10 @@ def _gate(entry: dict[str, Any], path: Path, line: int | None, alpha: float) -> 
         raise fail(f"unknown gate key(s) {', '.join(sorted(unknown))}; "
                    f"known: {', '.join(sorted(GATE_KEYS))}")
     source = entry.get("source", "results")
+    if source == "parity":  # served run vs in-process run (plugins/serving/parity.py)
+        from ftp.plugins.serving.parity import parity_gate
+
+        return parity_gate(entry, path, line, alpha)
     if source not in ("results", "ratings"):
         raise fail(f"source must be 'results' or 'ratings', not {source!r}")
     if "metric" not in entry or (source == "results" and "task" not in entry):
