@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ftp import hookimpl
 from ftp.api import RegisterSettings, Setting
+from ftp.privacy.settings import check_privacy
 
 OPERATORS = ("placeholder", "pseudonym", "hash", "mask", "keep", "drop")
 
@@ -43,4 +44,4 @@ PRIVACY = (
 
 @hookimpl
 def register_settings(register: RegisterSettings) -> None:
-    register("privacy", PRIVACY)
+    register("privacy", PRIVACY, check=check_privacy)

@@ -1,10 +1,11 @@
 """The ``[data]`` and ``[format]`` sections of ftp.toml; ``[data]``'s cross-key rules are
-``ftp.plugins.data.settings.check_data`` (wired as its check once that lands)."""
+``ftp.plugins.data.settings.check_data``."""
 
 from __future__ import annotations
 
 from ftp import hookimpl
 from ftp.api import RegisterSettings, Setting
+from ftp.plugins.data.settings import check_data
 
 DATA = (
     Setting("sources", list, [], "files to import with `ftp data import`",
@@ -60,5 +61,5 @@ FORMAT = (
 
 @hookimpl
 def register_settings(register: RegisterSettings) -> None:
-    register("data", DATA)
+    register("data", DATA, check=check_data)
     register("format", FORMAT)
