@@ -57,8 +57,8 @@ def collect(kind: str) -> Found:
         raise ValueError(f"unknown capability kind {kind!r}; known: {', '.join(KINDS)}")
     pm = get_plugin_manager()
     found = Found()
-    # pluggy lists implementations last-registered first; reverse so built-ins come first.
-    for impl in reversed(getattr(pm.hook, f"register_{kind}").get_hookimpls()):
+    # get_hookimpls() lists implementations in registration order: built-ins come first.
+    for impl in getattr(pm.hook, f"register_{kind}").get_hookimpls():
         names: list[str] = []
         impl.function(register=_registrar(found, impl.plugin_name, names))
         trace(f"register_{kind}", impl.plugin_name, ", ".join(names) or "nothing")

@@ -31,7 +31,8 @@ def register_commands(cli: click.Group) -> None:
 @click.argument("source", required=False, type=click.Path(path_type=Path))
 @click.option("--name", help="Dataset name (default: the file's name); a new version if it "
                              "exists.")
-@click.option("--format", "fmt", help="auto, alpaca, prompt_completion, chat, preference, text.")
+@click.option("--format", "fmt", help="Record format (auto, alpaca, prompt_completion, chat, "
+                                      "preference, text), or a reader by name (jsonl, csv...).")
 @click.option("--map", "mapping", help="Field names: instruction=question,output=answer.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]),
               help="fail: store nothing at a bad record; skip: store the rest, report each.")
@@ -75,8 +76,12 @@ def _as_list(value) -> list:
 
 def _import_one(project, source: Path, options: dict, table, query) -> dict:
     from ftp.plugins.data.api import import_dataset
+    from ftp.plugins.data.sources import reader_named
 
     extra = {k: v for k, v in (("table", table), ("query", query)) if v}
+    reader = reader_named(options["fmt"])
+    if reader is not None:  # --format NAME names a data source: read with it, detect records
+        options, extra["source_kind"] = {**options, "fmt": "auto"}, reader
     return import_dataset(project, source, **options, **extra)
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ftp import hookimpl
+from ftp.api import Register
 from ftp.boundaries import reading
-from ftp.errors import InputError, UserError
+from ftp.errors import InputError, PluginError, UserError
 
 Located = tuple[Any, dict[str, Any]]
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
@@ -217,41 +218,68 @@ def _hf_files(path: Path, data_files: list[Path]) -> list[Path]:
 
 
 READERS = {
-    "jsonl": (read_jsonl, "JSON Lines, one record per line"),
-    "json": (read_json, "a JSON array of records"),
-    "csv": (read_csv, "comma-separated values with a header row"),
-    "tsv": (read_csv, "tab-separated values with a header row"),
-    "parquet": (read_parquet, "Parquet (e.g. a Hugging Face parquet export)"),
-    "arrow": (read_arrow, "Arrow (a Hugging Face `datasets` file)"),
-    "sqlite": (read_sqlite, "a SQLite table (--table) or query (--query)"),
-    "folder": (read_folder, "a Hugging Face dataset folder, or a folder of text files"),
-}
-SUFFIXES = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-    ".tab": "tsv", ".parquet": "parquet", ".arrow": "arrow", ".db": "sqlite",
-    ".sqlite": "sqlite", ".sqlite3": "sqlite",
+    "jsonl": (read_jsonl, "JSON Lines, one record per line", (".jsonl", ".ndjson")),
+    "json": (read_json, "a JSON array of records", (".json",)),
+    "csv": (read_csv, "comma-separated values with a header row", (".csv",)),
+    "tsv": (read_csv, "tab-separated values with a header row", (".tsv", ".tab")),
+    "parquet": (read_parquet, "Parquet (e.g. a Hugging Face parquet export)", (".parquet",)),
+    "arrow": (read_arrow, "Arrow (a Hugging Face `datasets` file)", (".arrow",)),
+    "sqlite": (read_sqlite, "a SQLite table (--table) or query (--query)",
+               (".db", ".sqlite", ".sqlite3")),
+    "folder": (read_folder, "a Hugging Face dataset folder, or a folder of text files", ()),
 }
 
 
 @hookimpl
-def register_data_sources(register) -> None:
-    for name, (reader, description) in READERS.items():
-        register(name, reader, description=description)
+def register_data_sources(register: Register) -> None:
+    for name, (reader, description, suffixes) in READERS.items():
+        register(name, reader, description=description, suffixes=suffixes)
+
+
+def suffix_owners() -> dict[str, list[tuple[str, str]]]:
+    """Each claimed suffix with the ``(reader, plugin)`` pairs claiming it."""
+    from ftp.registry import collect
+
+    owners: dict[str, list[tuple[str, str]]] = {}
+    for registered in collect("data_sources").values():
+        for suffix in registered.suffixes:
+            owners.setdefault(suffix, []).append((registered.name, registered.plugin))
+    return owners
 
 
 def source_kind(path: Path) -> str:
-    """The reader name for ``path``, from its type and suffix."""
+    """The reader name for ``path``: "folder" for a folder, else the reader that claims its
+    suffix. Two plugins claiming that suffix is an error for this suffix only."""
     if path.is_dir():
         return "folder"
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise UserError(f"{path}: cannot tell the file type from {path.suffix or 'no suffix'!r}",
-                        hint=f"use one of {', '.join(sorted(SUFFIXES))} or a folder")
-    return kind
+    suffix = path.suffix.lower()
+    owners = suffix_owners()
+    claimed = owners.get(suffix, [])
+    if len(claimed) > 1:
+        both = " and ".join(f"{name!r} ({plugin})" for name, plugin in claimed)
+        raise PluginError(f"{path}: the suffix {suffix} is claimed by the readers {both}",
+                          hint="pick one with `ftp data import --format NAME`, or disable a "
+                               "plugin (FTP_DISABLE_PLUGINS)")
+    if not claimed:
+        raise UserError(f"{path}: cannot tell the file type from {suffix or 'no suffix'!r}",
+                        hint=f"use one of {', '.join(sorted(owners))}, a folder, or "
+                             "--format NAME (a reader; `ftp doctor --json` lists them)")
+    return claimed[0][0]
+
+
+def reader_named(name: str | None) -> str | None:
+    """``name`` when it names a data source and not a record format (``--format NAME``
+    picks a reader by name), else None."""
+    from ftp.registry import collect
+
+    if not name or name == "auto" or name in collect("record_formats"):
+        return None
+    return name if name in collect("data_sources") else None
 
 
 def open_source(path: Path, kind: str | None = None, **options: Any) -> Iterator[Located]:
-    """Records of ``path`` through the registered reader for ``kind`` (default: guessed)."""
+    """Records of ``path`` through the registered reader named ``kind`` (default: the one
+    claiming the file's suffix)."""
     from ftp.registry import get
 
     if not path.exists():
