@@ -146,7 +146,7 @@ def template_text(name: str = "my-project") -> str:
     return "\n".join(parts)
 
 
-def _comment(text: str, width: int = 92) -> list[str]:
+def _comment(text: str, width: int = 100) -> list[str]:
     """``# `` lines of ``text``: its own line breaks kept, a long line wrapped."""
     lines: list[str] = []
     for line in text.splitlines():

@@ -28,9 +28,7 @@ DATA = (
     Setting("test_fraction", float, 0.1, "the fraction that goes to test", minimum=0,
             maximum=1),
     Setting("split_key", str, "", "the field whose hash decides the split (\"\": the whole "
-            "prompt)",
-            comment='A record field (e.g. "instruction"), or "" for the whole prompt '
-                    "(instruction and input: one constant instruction cannot split)."),
+            "prompt; one constant instruction cannot split)"),
     Setting("stratify", str, "", "a field whose values keep the same proportions per split",
             comment='Split so each value of this field has the same proportions ("" = plain '
                     "hash split)."),
