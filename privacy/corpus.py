@@ -59,7 +59,7 @@ _LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "en_IE", "it_IT")
 _SLOT = re.compile(r"\{([A-Z_]+)\}")
 
 
-def _fakers(seed: int) -> dict[str, Any]:
+def fakers_for(seed: int) -> dict[str, Any]:
     from faker import Faker
 
     fakers = {}
@@ -70,7 +70,7 @@ def _fakers(seed: int) -> dict[str, Any]:
     return fakers
 
 
-def _value(entity: str, rng: random.Random, fakers: dict[str, Any]) -> str:
+def fake_value(entity: str, rng: random.Random, fakers: dict[str, Any]) -> str:
     faker = fakers[rng.choice(_LOCALES)]
     us = fakers["en_US"]
     if entity == "PERSON":
@@ -108,7 +108,7 @@ def _fill(template: str, rng: random.Random, fakers: dict[str, Any]) -> dict[str
             number = str(rng.randint(1000, 99999))
             text, masked = text + number, masked + number
             continue
-        value = _value(entity, rng, fakers)
+        value = fake_value(entity, rng, fakers)
         spans.append({"entity_type": entity, "entity_value": value,
                       "start_position": len(text), "end_position": len(text) + len(value)})
         text, masked = text + value, masked + f"{{{{{entity}}}}}"
@@ -119,7 +119,7 @@ def _fill(template: str, rng: random.Random, fakers: dict[str, Any]) -> dict[str
 def generate(n: int = 3000, seed: int = 0, negative_fraction: float = 0.1) -> list[dict]:
     """``n`` labelled snippets in presidio-research's format."""
     rng = random.Random(seed)
-    fakers = _fakers(seed)
+    fakers = fakers_for(seed)
     samples = []
     for index in range(n):
         if rng.random() < negative_fraction:

@@ -127,11 +127,11 @@ def _read_raw(path: Path) -> list[dict]:
 
 def surrogates(entity: str, n: int, seed: int = 0) -> list[str]:
     """``n`` realistic values of ``entity`` (none for a type Faker cannot make)."""
-    from ftp.privacy.corpus import _fakers, _value
+    from ftp.privacy.corpus import fake_value, fakers_for
 
-    rng, fakers = random.Random(f"ftp-surrogates-{entity}-{seed}"), _fakers(seed)
+    rng, fakers = random.Random(f"ftp-surrogates-{entity}-{seed}"), fakers_for(seed)
     try:
-        return [_value(entity, rng, fakers) for _ in range(n)]
+        return [fake_value(entity, rng, fakers) for _ in range(n)]
     except ValueError:
         return []
 

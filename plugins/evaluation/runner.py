@@ -104,7 +104,7 @@ def _run_one(job: EvalJob, name: str, evaluator: Any, weights: str
     rows = evaluator(job)
     stamped = [{**row, "model_hash": weights, "config_hash": key,
                 "settings": {**settings, "evaluator": name}} for row in rows]
-    samples = _prepare_samples(job)
+    samples = prepare_samples(job)
     with store.transaction():
         store.add_eval_results(job.run.id, stamped)
         store.add_samples(job.run.id, samples)
@@ -143,7 +143,7 @@ def _loads(text: Any) -> dict[str, Any]:
     return json.loads(text) if isinstance(text, str) and text else {}
 
 
-def _prepare_samples(job: EvalJob) -> list[dict[str, Any]]:
+def prepare_samples(job: EvalJob) -> list[dict[str, Any]]:
     from ftp.plugins.evaluation.categorize import categorize_samples
 
     rows = [{"task": task, **sample} for task, samples in job.samples.items()

@@ -28,7 +28,7 @@ def train(job) -> dict[str, Any]:
 
     if not job.train_data or "chosen" not in job.train_data[0]:
         raise UserError("--method dpo needs preference pairs (prompt, chosen, rejected)")
-    model, tokenizer = methods._load(job)
+    model, tokenizer = methods.load_for_training(job)
     arguments = training_arguments(job, beta=job.settings["dpo_beta"],
                                    max_length=job.settings.get("max_length", 1024))
     tokens, guard = TokenCounter(), NanGuard()

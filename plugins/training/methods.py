@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftp import hookimpl
-from ftp.api import Tokenizer
+from ftp.api import Tokenizer, TrainJob
 from ftp.errors import UserError
 
 
@@ -27,8 +27,10 @@ def lora_config(settings: dict[str, Any]) -> Any:
                       task_type="CAUSAL_LM")
 
 
-def _load(job, **kwargs: Any) -> tuple[Any, Any]:
-    """Seed first: adapter initialisation draws random numbers, and seeded runs repeat."""
+def load_for_training(job: TrainJob, **kwargs: Any) -> tuple[Any, Tokenizer]:
+    """The base model and tokenizer of ``job``, ready to train (FSDP-sharded where set).
+
+    Seeded first: adapter initialisation draws random numbers, and seeded runs repeat."""
     from transformers import set_seed
 
     from ftp.plugins.models import load_model
@@ -57,7 +59,8 @@ def fsdp_config() -> Any:
     return DistributedConfig(fsdp_size=world_size())
 
 
-def _with_lora(model: Any, settings: dict[str, Any]) -> Any:
+def with_lora(model: Any, settings: dict[str, Any]) -> Any:
+    """``model`` with LoRA adapters from ``settings`` (``lora_r``, ``target_modules``...)."""
     from peft import get_peft_model
 
     try:
@@ -90,7 +93,7 @@ def supervised(job, prepare) -> dict[str, Any]:
     from ftp.plugins.training.distributed import is_main_process
     from ftp.plugins.training.engine import train_supervised
 
-    model, tokenizer = _load(job)
+    model, tokenizer = load_for_training(job)
     model = prepare(model, job.settings)
     summary = train_supervised(job, model, tokenizer)
     summary["trainable_parameters"] = sum(p.numel() for p in model.parameters()
@@ -120,7 +123,7 @@ def save_final(model: Any, tokenizer: Tokenizer, job) -> None:
 
 
 def train_lora(job) -> dict[str, Any]:
-    return supervised(job, _with_lora)
+    return supervised(job, with_lora)
 
 
 def train_freeze(job) -> dict[str, Any]:

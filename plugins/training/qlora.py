@@ -34,7 +34,7 @@ def train(job) -> dict[str, Any]:
 
     def prepare(model: Any, settings: dict[str, Any]) -> Any:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-        return methods._with_lora(model, settings)
+        return methods.with_lora(model, settings)
 
     model, tokenizer = _load_quantized(job, quant)
     from ftp.plugins.training.distributed import is_main_process
