@@ -2,13 +2,15 @@
 
 Tasks run through lm-eval (our task folder over the shared benchmark data). Each model
 wrapper's ``loglikelihood`` call is timed (tokenisation and scoring, not dataset loading).
-Reports requests/s for HFLM at batch size 1 and at fixed batch sizes, FastLM, the ratios
-against batch 1 and against the best fixed batch size, the largest per-choice
+Reports requests/s for HFLM at fixed batch sizes, at ``batch_size="auto"`` (and at batch 1
+with ``--with-bs1``), FastLM, the ratios against the best HFLM configuration (in all and
+per task: ARC-Challenge, HellaSwag, MMLU subjects 5-shot), the largest per-choice
 log-likelihood difference (against HFLM batch 1) and whether accuracies are identical.
 Repeats are interleaved (each repeat runs every configuration once) so that load from
 other jobs on a shared machine falls on all of them alike; figures are medians.
 
     FTP_HOME=/tmp/ftphome python benchmarks/eval.py [--quick] [--arc N] [--hellaswag N]
+        [--mmlu SUBJECT,SUBJECT --mmlu-docs N] [--batch-sizes 8,16] [--auto-max 16]
     python benchmarks/eval.py --gpu [--smoke]   # four benchmarks in full, Qwen2.5-0.5B shape
 
 The CPU run uses the SmolLM2-135M default when ``ftp.plugins.models`` can resolve it (else
@@ -48,22 +50,28 @@ def pick_model(explicit: str | None) -> tuple[str, str]:
         return str(build_tiny_model(path)), "tiny test model (135M default not installed)"
 
 
+def evaluators(names: list[str]) -> list[str]:
+    """The evaluators defining lm-eval tasks ``names`` (an ``mmlu_SUBJECT`` is in ``mmlu``)."""
+    return sorted({"mmlu" if name.startswith("mmlu_") else name for name in names})
+
+
 def install(names: list[str]) -> None:
-    """Import the shared benchmark data for the evaluators ``names`` (once per FTP_HOME)."""
+    """Import the shared benchmark data for the tasks ``names`` (once per FTP_HOME)."""
     from ftp.plugins.evaluation import benchdata
     from ftp.plugins.evaluation.tasks import BENCHMARKS
 
-    for data_name in {BENCHMARKS[name][0] for name in names}:
+    for data_name in {BENCHMARKS[name][0] for name in evaluators(names)}:
         if not (benchdata.install_dir(data_name) / "manifest.json").is_file():
             benchdata.import_benchmark(data_name, BENCHDATA / DATA[data_name])
 
 
-def timed_run(lm, folder, tasks, limits):
-    """Run ``tasks`` through ``simple_evaluate``; time the wrapper's loglikelihood calls."""
+def timed_run(lm, folder, tasks, limits, shots=None):
+    """Run ``tasks`` through ``simple_evaluate``; time the wrapper's loglikelihood calls
+    (in all and per task). ``shots``: few-shot count per task (MMLU: 5)."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    calls = {"seconds": 0.0, "requests": 0, "answers": {}}
+    calls = {"seconds": 0.0, "requests": 0, "answers": {}, "per_task": {}}
     original = lm.loglikelihood
 
     def loglikelihood(requests, *args, **kwargs):
@@ -78,32 +86,40 @@ def timed_run(lm, folder, tasks, limits):
     accuracy = {}
     manager = TaskManager(include_path=str(folder), include_defaults=False)
     for task in tasks:
+        before = calls["seconds"], calls["requests"]
         out = lm_eval.simple_evaluate(model=lm, tasks=[task], limit=limits.get(task),
+                                      num_fewshot=(shots or {}).get(task),
                                       verbosity="ERROR", task_manager=manager)
+        calls["per_task"][task] = {"seconds": calls["seconds"] - before[0],
+                                   "requests": calls["requests"] - before[1]}
         accuracy.update({name: {k: v for k, v in row.items()
                                 if k in ("acc,none", "acc_norm,none")}
                          for name, row in out["results"].items()})
     return calls, accuracy
 
 
-def compare(configs: dict, folder, tasks, limits, repeats) -> dict:
+def compare(configs: dict, folder, tasks, limits, repeats, shots=None) -> dict:
     """Every configuration ``repeats`` times, interleaved; medians, ratios, differences."""
     times = {label: [] for label in configs}
+    task_times = {label: {task: [] for task in tasks} for label in configs}
     last = {}
     for repeat in range(repeats):
         for label, factory in configs.items():
-            calls, accuracy = timed_run(factory(), folder, tasks, limits)
+            calls, accuracy = timed_run(factory(), folder, tasks, limits, shots)
             times[label].append(calls["seconds"])
+            for task, row in calls["per_task"].items():
+                task_times[label][task].append(row["seconds"])
             last[label] = (calls, accuracy)
             print(f"repeat {repeat + 1}/{repeats} {label}: "
-                  f"{calls['requests'] / calls['seconds']:.2f} requests/s", file=sys.stderr,
-                  flush=True)
+                  f"{calls['requests'] / calls['seconds']:.2f} requests/s "
+                  f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
     rows = {label: {"seconds_median": statistics.median(seconds), "seconds_all": seconds,
                     "requests": last[label][0]["requests"],
-                    "requests_per_s": last[label][0]["requests"] / statistics.median(seconds)}
+                    "requests_per_s": last[label][0]["requests"] / statistics.median(seconds),
+                    "per_task_seconds_median": {t: statistics.median(v)
+                                                for t, v in task_times[label].items()}}
             for label, seconds in times.items()}
-    fixed = [k for k in rows if k.startswith("hflm_bs") and k != "hflm_bs1"]
-    best = max(fixed, key=lambda k: rows[k]["requests_per_s"])
+    best = max(baselines(rows), key=lambda k: rows[k]["requests_per_s"])
     reference = last["hflm_bs1" if "hflm_bs1" in last else best][0]["answers"]
     ours = last["ftp_fastlm"][0]["answers"]
     accuracies = {label: value[1] for label, value in last.items()}
@@ -111,8 +127,9 @@ def compare(configs: dict, folder, tasks, limits, repeats) -> dict:
     gap = max(abs(value - accuracies["ftp_fastlm"][task][metric])
               for label in accuracies for task, row in accuracies[label].items()
               for metric, value in row.items())
-    result = {"configs": rows, "best_fixed_batch": best,
+    result = {"configs": rows, "best_hflm": best,
               "ratio_vs_best": speed("ftp_fastlm") / speed(best),
+              "ratio_vs_best_per_task": per_task_ratios(rows, tasks),
               "max_loglik_abs_diff": max(abs(reference[k] - v) for k, v in ours.items()),
               "accuracy": accuracies, "max_accuracy_abs_diff": float(gap),
               # acc/acc_norm are counts over documents: equal exactly; truthfulqa_mc2's
@@ -123,20 +140,35 @@ def compare(configs: dict, folder, tasks, limits, repeats) -> dict:
     return {**result, **paired_ratios(rows)}
 
 
+def baselines(rows: dict) -> list[str]:
+    """HFLM configurations a user would pick: fixed batch sizes above 1, and ``auto``."""
+    return [k for k in rows if k.startswith("hflm_") and k != "hflm_bs1"]
+
+
+def per_task_ratios(rows: dict, tasks: list[str]) -> dict:
+    """Per task: the fastest HFLM configuration's median seconds over FastLM's."""
+    ours = rows["ftp_fastlm"]["per_task_seconds_median"]
+    return {task: min(rows[k]["per_task_seconds_median"][task] for k in baselines(rows))
+            / ours[task] for task in tasks if ours[task] > 0}
+
+
 def paired_ratios(rows: dict) -> dict:
-    """Ours against the fastest fixed-batch HFLM *of the same repeat* (same load), per repeat.
+    """Ours against the fastest HFLM configuration *of the same repeat* (same load), per repeat.
 
     Medians of each configuration come from different repeats; on a shared machine whose
     load changes between repeats, the ratio within one repeat is the fairer figure.
     """
-    fixed = [k for k in rows if k.startswith("hflm_bs") and k != "hflm_bs1"]
-    ratios = [min(rows[k]["seconds_all"][i] for k in fixed) / ours
+    ratios = [min(rows[k]["seconds_all"][i] for k in baselines(rows)) / ours
               for i, ours in enumerate(rows["ftp_fastlm"]["seconds_all"])]
     return {"ratio_vs_best_per_repeat": ratios,
             "ratio_vs_best_per_repeat_median": statistics.median(ratios)}
 
 
-def wrappers(model, tokenizer, sizes: list[int], with_bs1: bool, ours_bs: int) -> dict:
+def wrappers(model, tokenizer, sizes: list[int], with_bs1: bool, ours_bs: int,
+             auto_max: int | None = None) -> dict:
+    """HFLM at batch 1 (optional), at ``sizes`` and at ``auto`` (up to ``auto_max``, lm-eval's
+    search from the largest size down; on CPU nothing runs out of memory, so it takes
+    ``auto_max``, after the probe), and FastLM."""
     from lm_eval.models.huggingface import HFLM
 
     from ftp.plugins.evaluation.fast_lm import FastLM
@@ -145,6 +177,9 @@ def wrappers(model, tokenizer, sizes: list[int], with_bs1: bool, ours_bs: int) -
     for size in ([1] if with_bs1 else []) + sizes:
         configs[f"hflm_bs{size}"] = (lambda s: lambda: HFLM(
             pretrained=model, tokenizer=tokenizer, batch_size=s))(size)
+    if auto_max:
+        configs["hflm_auto"] = lambda: HFLM(pretrained=model, tokenizer=tokenizer,
+                                            batch_size="auto", max_batch_size=auto_max)
     configs["ftp_fastlm"] = lambda: FastLM(pretrained=model, tokenizer=tokenizer,
                                            batch_size=ours_bs)
     return configs
@@ -163,7 +198,13 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--arc", type=int, help="ARC-Challenge documents (default all)")
     parser.add_argument("--hellaswag", type=int, default=200)
+    parser.add_argument("--mmlu", default="abstract_algebra,high_school_mathematics",
+                        help="MMLU subjects scored 5-shot ('' for none)")
+    parser.add_argument("--mmlu-docs", type=int, default=15, help="documents per subject")
     parser.add_argument("--batch-sizes", default="8,32,64")
+    parser.add_argument("--auto-max", type=int, default=16,
+                        help="HFLM batch_size=auto's max_batch_size (0: no auto arm)")
+    parser.add_argument("--with-bs1", action="store_true", help="also HFLM at batch 1")
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (2 threads on 2 busy shared cores ran 4x slower)")
@@ -184,10 +225,12 @@ def main() -> None:
 
     from ftp.plugins.evaluation import tasks
 
-    names = ["arc_challenge", "hellaswag"]
+    subjects = [f"mmlu_{x}" for x in args.mmlu.split(",") if x]
+    names = ["arc_challenge", "hellaswag"] + subjects
     install(names)
     limits = ({"arc_challenge": 60, "hellaswag": 30} if args.quick else
               {"arc_challenge": args.arc, "hellaswag": args.hellaswag})
+    limits.update({subject: args.mmlu_docs for subject in subjects})
     repeats = args.repeats or (1 if args.quick else 3)
     model_path, model_label = pick_model(args.model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -195,11 +238,13 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     load_before = load_avg()
-    result = compare(wrappers(model, tokenizer, sizes, True, 64), tasks.build(names).path,
-                     names, limits, repeats)
+    folder = tasks.build(evaluators(names)).path
+    result = compare(wrappers(model, tokenizer, sizes, args.with_bs1, 64, args.auto_max),
+                     folder, names, limits, repeats, shots={s: 5 for s in subjects})
     result = {"model": model_label, "model_path": model_path, "device": device,
               "threads": args.threads, "quick": args.quick, "repeats": repeats,
-              "limits": limits, "subset": "first N documents of each task (None = all)",
+              "limits": limits, "mmlu_shots": 5, "hflm_auto_max_batch_size": args.auto_max,
+              "subset": "first N documents of each task (None = all)",
               "load_average_before": load_before, "load_average_after": load_avg(), **result}
     name = args.out or ("eval_quick.json" if args.quick else "eval.json")
     out = ROOT / "benchmarks" / "results" / name
