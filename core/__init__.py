@@ -31,6 +31,12 @@ from ftp.api import (
     TrainJob,
 )
 from ftp.hookspecs import hookimpl
+from ftp.offline import go_offline as _go_offline
+
+# Nothing leaves the machine through the Python API either: the offline variables and the
+# network guard are on from the first `import ftp` (ftp.api and the hookspecs import no
+# heavy library), and in every Python child from then on.
+_go_offline()
 
 __version__ = "0.1.0"
 

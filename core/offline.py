@@ -2,16 +2,30 @@
 
 The variables must be set before transformers, datasets, huggingface_hub or presidio are
 imported, because those libraries read them at import time. The guard is an audit hook
-(PEP 578): it sees every `socket.connect` and `socket.getaddrinfo` in the process, including
-those made by libraries, and raises before a packet leaves the machine.
+(PEP 578): it sees every socket operation Python raises an audit event for (connect, sendto
+and sendmsg with an address, bind is left alone, and every name or address lookup:
+getaddrinfo, gethostbyname, gethostbyaddr, getnameinfo) in the process, including those
+made by libraries, and raises before a packet or a DNS query leaves the machine.
+
+It follows the process into its children: ``install_guard`` sets ``FTP_OFFLINE_GUARD=1``
+and puts ftp's ``child_guard`` folder on ``PYTHONPATH``, whose ``sitecustomize`` turns the
+guard on first thing in every Python child (subprocess, multiprocessing spawn or
+forkserver, torchrun workers) and then runs the ``sitecustomize`` it shadows.
+
+What it cannot see: sockets opened in C or another language (a C extension's own
+networking, a non-Python child, a child started with ``python -I``/``-E``/``-S``). For those,
+run in a network namespace with no network at all: ``unshare -n ftp ...`` (the test suite
+does, where the machine allows it).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 import traceback
+from pathlib import Path
 
 from ftp.errors import NetworkBlocked
 
@@ -29,7 +43,13 @@ OFFLINE_ENV: dict[str, str] = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", ""}
+# Events whose arguments carry an address (the socket first) or a host name to resolve.
+_ADDRESS_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
+_LOOKUP_EVENTS = frozenset({"socket.getaddrinfo", "socket.gethostbyname",
+                            "socket.gethostbyaddr", "socket.getnameinfo"})
+GUARD_ENV = "FTP_OFFLINE_GUARD"
+CHILD_GUARD_DIR = str(Path(__file__).resolve().parent / "child_guard")
 
 
 class _GuardState:
@@ -47,28 +67,47 @@ def set_offline_env() -> None:
 
 
 def is_loopback(host: object) -> bool:
-    """True for loopback addresses and names, and for local (AF_UNIX) sockets."""
+    """True for loopback addresses in every spelling (127.1, 127.0.0.0/8, ::1,
+    ::ffff:127.0.0.1, 0x7f.1) and loopback names, and for local (AF_UNIX) sockets."""
     if host is None:
         return True
     if isinstance(host, bytes):
         host = host.decode(errors="replace")
     if not isinstance(host, str):
         return False
-    name = host.strip("[]").lower()
+    name = host.strip("[]").lower().rstrip(".")
     if name in _LOOPBACK_NAMES:
         return True
+    name = name.split("%")[0]
     try:
-        return ipaddress.ip_address(name.split("%")[0]).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
+        return _ipv4_shorthand_is_loopback(name)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def _ipv4_shorthand_is_loopback(name: str) -> bool:
+    """``127.1``, ``2130706433``, ``0x7f.0.0.1``: what inet_aton (and so connect) accepts."""
+    if not name or not all(c in "0123456789abcdefx." for c in name):
+        return False
+    try:
+        return socket.inet_aton(name)[0] == 127
+    except OSError:
         return False
 
 
 def _host_of(event: str, args: tuple) -> object:
-    if event == "socket.getaddrinfo":
-        return args[0]
-    address = args[1]
-    if isinstance(address, (str, bytes)):  # AF_UNIX path
-        return None
+    """The host an event would reach or resolve; None when it reaches nothing outside."""
+    if event in _LOOKUP_EVENTS:
+        target = args[0]
+        if event == "socket.getnameinfo":  # (sockaddr, flags)
+            return target[0] if isinstance(target, tuple) and target else target
+        return target
+    sock, address = args[0], args[1]
+    if address is None or getattr(sock, "family", None) not in (socket.AF_INET,
+                                                                  socket.AF_INET6):
+        return None  # a connected socket's send, AF_UNIX, netlink...
     return address[0] if isinstance(address, tuple) and address else address
 
 
@@ -81,7 +120,7 @@ def _caller() -> str:
 
 
 def _audit(event: str, args: tuple) -> None:
-    if not _GuardState.enabled or event not in ("socket.connect", "socket.getaddrinfo"):
+    if not _GuardState.enabled or not (event in _ADDRESS_EVENTS or event in _LOOKUP_EVENTS):
         return
     host = _host_of(event, args)
     if is_loopback(host):
@@ -95,11 +134,29 @@ def _audit(event: str, args: tuple) -> None:
 
 
 def install_guard() -> None:
-    """Install the audit hook once per process and switch it on."""
+    """Install the audit hook once per process, switch it on, and have every Python child
+    process turn it on too (``FTP_OFFLINE_GUARD`` and the child guard on ``PYTHONPATH``)."""
     if not _GuardState.installed:
         sys.addaudithook(_audit)
         _GuardState.installed = True
     _GuardState.enabled = True
+    os.environ[GUARD_ENV] = "1"
+    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    if CHILD_GUARD_DIR not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([CHILD_GUARD_DIR, *filter(None, paths)])
+
+
+def online_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) for a child that is meant to use the network (pip
+    in `ftp install` and `ftp models pull`): no guard in it."""
+    env = dict(os.environ if env is None else env)
+    env.pop(GUARD_ENV, None)
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p != CHILD_GUARD_DIR]
+    if any(paths):
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
 
 
 def guard_enabled() -> bool:

