@@ -10,7 +10,8 @@ function: with a power-of-two scaling (alpha/r = 2 by default) the scaling is ex
 it is applied, and the sums differ from PEFT's only by floating-point summation order.
 
 Only plain LoRA on an ``nn.Linear`` with one active adapter takes this path; DoRA, merged,
-disabled or mixed-adapter layers keep PEFT's own forward.
+disabled or mixed-adapter layers keep PEFT's own forward. Under bf16 autocast it computes
+what PEFT computes under autocast (bf16 products, fp32 weights).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def _plain(layer: Any, x: Any, args: tuple, kwargs: dict) -> str | None:
 
     if args or kwargs or layer.disable_adapters or layer.merged or layer.fan_in_fan_out:
         return None
-    if type(layer.base_layer) is not torch.nn.Linear or torch.is_autocast_enabled(x.device.type):
-        return None  # autocast would hand the in-place add mixed dtypes
+    if type(layer.base_layer) is not torch.nn.Linear:
+        return None
     active = [name for name in layer.active_adapters if name in layer.lora_A]
     if len(active) != 1 or active[0] in layer.lora_variant:
         return None
@@ -49,7 +50,10 @@ def fused_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
     out = F.linear(x, base.weight, base.bias)  # its backward needs x and weight, not out
     low = self.lora_A[name](self.lora_dropout[name](x)) * self.scaling[name]
     flat = out.view(-1, out.shape[-1])
-    flat.addmm_(low.reshape(-1, low.shape[-1]), self.lora_B[name].weight.t())
+    # under autocast ``out`` and ``low`` are bf16 and B's weight fp32: the in-place product
+    # is not autocast, so B is cast as autocast would cast it for lora_B(low)
+    flat.addmm_(low.reshape(-1, low.shape[-1]).to(out.dtype),
+                self.lora_B[name].weight.t().to(out.dtype))
     return out
 
 
