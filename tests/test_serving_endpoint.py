@@ -146,6 +146,38 @@ def test_vllm_serves_the_model(planted, tmp_path):
         stop_serve(process)
 
 
+def test_bench_serve_measures_a_served_model_beside_an_endpoint(server, project, invoke,
+                                                                tmp_path):
+    _configure(project, server["model"])
+    import_records(project, make_records(20))
+    result = invoke("bench", "serve", server["model"], "--compare", server["url"],
+                    "--api-key", KEY, "--concurrency", "1,2", "--requests", "4",
+                    "--max-tokens", "8", "--price-per-hour", "2.0", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["model"], r["concurrency"]) for r in rows] == [
+        (server["model"], 1), (server["model"], 2), (server["url"], 1), (server["url"], 2)]
+    for row in rows:
+        assert row["requests"] == 4 and row["failed"] == 0 and row["tokens_per_s"] > 0
+        assert 0 < row["ttft_p50_ms"] <= row["ttft_p95_ms"] <= row["ttft_p99_ms"]
+        assert row["cost_per_m_tokens"] == pytest.approx(
+            2.0 / (row["tokens_per_s"] * 3600) * 1e6, rel=1e-2)
+    direct = rows[0]  # the engine streams token by token; the scrubbing proxy per message
+    assert direct["itl_p50_ms"] > 0 and rows[2]["itl_p50_ms"] is None
+    (run,) = [r for r in project.runs() if r.kind == "bench-serve"]
+    report = invoke("report", str(run.id), "--html", str(tmp_path / "r.html"))
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "r.html").read_text()
+    assert "Serving: latency and cost under load" in page and "data:image/png" in page
+
+
+def test_bench_serve_refuses_a_remote_url_and_bad_bounds(project, invoke):
+    assert "loopback" in _one_line(invoke("bench", "serve", "http://10.1.2.3:8000/v1"))
+    assert "--concurrency" in _one_line(invoke("bench", "serve", "http://127.0.0.1:1/v1",
+                                               "--concurrency", "0"))
+    assert project.runs() == []
+
+
 def test_ctrl_c_stops_the_engine_with_the_server(server):
     assert stop_serve(server["process"]) == 0
     assert "stopped" in server["log"].read_text()

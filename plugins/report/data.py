@@ -56,6 +56,7 @@ def gather(store: Store, refs: list[str]) -> dict[str, Any]:
         "ratings": _ratings(store, ordered),
         "gates": _gates(store, ordered),
         "sweeps": _sweeps(store, ordered),
+        "serving": _serving(ordered),
     }
 
 
@@ -147,6 +148,12 @@ def _gates(store: Store, runs: list[RunRecord]) -> list[dict[str, Any]]:
     rows = store.db["gate_decisions"].rows_where(
         "run_id in (" + ",".join("?" * len(ids)) + ")", ids, order_by="id")
     return [dict(row) for row in rows]
+
+
+def _serving(runs: list[RunRecord]) -> list[dict[str, Any]]:
+    """Latency and cost under load (`ftp bench serve`): one row per model and concurrency."""
+    return [{"run": run.id, **row} for run in runs if run.kind == "bench-serve"
+            for row in run.summary.get("serving", [])]
 
 
 def _sweeps(store: Store, runs: list[RunRecord]) -> list[dict[str, Any]]:

@@ -84,6 +84,27 @@ def sweep_plot(points: list[dict[str, Any]]) -> str | None:
     return _png(*figure(points))
 
 
+def serving_plot(rows: list[dict[str, Any]]) -> str | None:
+    """Generated tokens/s and TTFT p50 against concurrency, one line per served model."""
+    if not rows:
+        return None
+    plt, fig, single = _figure(9.0, 3.6)
+    fig.delaxes(single)  # two panels side by side
+    speed, first = fig.subplots(1, 2)
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = sorted((r for r in rows if r["model"] == model), key=lambda r: r["concurrency"])
+        levels = [r["concurrency"] for r in mine]
+        speed.plot(levels, [r["tokens_per_s"] for r in mine], marker="o", label=str(model))
+        first.plot(levels, [r["ttft_p50_ms"] for r in mine], marker="o", label=str(model))
+    for axis, name in ((speed, "generated tokens/s"), (first, "TTFT p50 (ms)")):
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("concurrent requests")
+        axis.set_ylabel(name)
+    speed.legend(fontsize=7)
+    return _png(plt, fig)
+
+
 def all_plots(data: dict[str, Any]) -> dict[str, str | None]:
     return {"loss": loss_plot(data["loss"]), "results": results_plot(data["results"]),
-            "errors": errors_plot(data["errors"]), "sweeps": sweep_plot(data["sweeps"])}
+            "errors": errors_plot(data["errors"]), "sweeps": sweep_plot(data["sweeps"]),
+            "serving": serving_plot(data.get("serving", []))}
