@@ -2,7 +2,10 @@
 
 Every request must carry the token (``?token=`` or the ``X-FTP-Token`` header), otherwise
 403: another local user or a web page in the reviewer's browser cannot read the samples or
-write ratings. Requests are served on threads (browsers open idle speculative connections
+write ratings. Beyond the token: the ``Host`` header must name loopback (or the bound host)
+and this port, so a DNS-rebinding page cannot talk to the server under its own name; a
+request with an ``Origin`` must come from this server's own origin; and writes must be JSON
+(``Content-Type: application/json``), which a plain HTML form on another site cannot send. Requests are served on threads (browsers open idle speculative connections
 that would stall a single-threaded server); each thread opens its own store connection and a
 lock keeps the API calls one at a time.
 """
@@ -26,6 +29,8 @@ from ftp.store import Store
 
 HOST = "127.0.0.1"
 MAX_BODY = 1_000_000
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+CHOICES = {"left": "a", "right": "b", "tie": "tie"}
 
 
 class ReviewApp:
@@ -67,7 +72,9 @@ class ReviewApp:
         index = int(body["index"])
         if not 0 <= index < len(self.review.pairs):
             raise UserError(f"no pair {index}")
-        choice = {"left": "a", "right": "b", "tie": "tie"}.get(body.get("choice"), "?")
+        if body.get("choice") not in CHOICES:
+            raise UserError(f"choice must be one of {', '.join(CHOICES)}")
+        choice = CHOICES[body["choice"]]
         pref_id = review_data.save_preference(self.store, self.review.pairs[index], choice,
                                               self.reviewer, note=body.get("note") or "")
         return {"id": pref_id}
@@ -89,6 +96,34 @@ class Handler(BaseHTTPRequestHandler):
         given = self.headers.get("X-FTP-Token") or (query.get("token") or [""])[0]
         return hmac.compare_digest(given.encode(), self.app.token.encode())
 
+    def _origins(self) -> set[str]:
+        """``host:port`` spellings of this server (loopback names and the bound host)."""
+        port = self.server.server_address[1]
+        return {f"{name}:{port}" for name in (*LOOPBACK_NAMES, HOST)}
+
+    def _refusal(self, write: bool = False) -> tuple[int, str] | None:
+        """Why this request is refused (status, reason), or None: Host, Origin, token, and
+        for a write its Content-Type."""
+        host = (self.headers.get("Host") or "").lower()
+        if host not in self._origins():
+            return 421, "unexpected Host header: use the URL ftp review printed"
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.lower() not in {f"http://{o}" for o in self._origins()}:
+            return 403, "cross-origin request refused"
+        if self.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            return 403, "cross-site request refused"
+        if not self._authorised():
+            return 403, "missing or wrong token"
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if write and kind != "application/json":
+            return 415, "send the body as JSON (Content-Type: application/json)"
+        return None
+
+    def _refuse(self, refusal: tuple[int, str]) -> None:
+        status, reason = refusal
+        self._send(status, f"forbidden: {reason}\n".encode() if status == 403
+                   else f"{reason}\n".encode(), "text/plain")
+
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -103,8 +138,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(value).encode(), "application/json")
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        if not self._authorised():
-            return self._send(403, b"forbidden: missing or wrong token\n", "text/plain")
+        if (refusal := self._refusal()) is not None:
+            return self._refuse(refusal)
         route = urlparse(self.path).path
         if route == "/":
             return self._send(200, _page(), "text/html; charset=utf-8")
@@ -114,8 +149,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(404, b"not found\n", "text/plain")
 
     def do_POST(self) -> None:  # noqa: N802
-        if not self._authorised():
-            return self._send(403, b"forbidden: missing or wrong token\n", "text/plain")
+        if (refusal := self._refusal(write=True)) is not None:
+            return self._refuse(refusal)
         action = {"/api/rate": self.app.rate, "/api/prefer": self.app.prefer}.get(
             urlparse(self.path).path)
         if action is None:
@@ -123,6 +158,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
             body = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(body, dict):
+                raise UserError("the body must be a JSON object")
             with self.app.lock:
                 result = action(body)
             self._json(200, result)
