@@ -138,3 +138,11 @@ def m005_relative_run_paths(db: Database) -> None:
 def _relative_run_path(path: str) -> str:
     mark = "/.ftp/runs/"
     return ".ftp/runs/" + path.rsplit(mark, 1)[1] if mark in path else path
+
+
+@migrations(name="m006_id_marks")
+def m006_id_marks(db: Database) -> None:
+    """The highest id each table has handed out, so a deleted row's id is never reused."""
+    db["id_marks"].create({"name": str, "value": int}, pk="name")
+    top = db.execute("select coalesce(max(id), 0) from runs").fetchone()[0]
+    db["id_marks"].insert({"name": "runs", "value": top})

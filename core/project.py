@@ -5,7 +5,6 @@ This is the Python API; the CLI commands are thin wrappers over these methods.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -74,24 +73,21 @@ class Project:
         """Record a run: ``running`` inside the block, then ``finished`` or ``failed``.
 
         The run's artifact folder is created; plugins observe start and end through the
-        ``ftp_run_started`` and ``ftp_run_finished`` hooks.
+        ``ftp_run_started`` and ``ftp_run_finished`` hooks (``ftp.lifecycle``).
         """
-        from ftp.plugin_manager import get_plugin_manager
+        from ftp import lifecycle
 
-        hook = get_plugin_manager().hook
-        record = self.store.start_run(kind, artifacts_root=self.runs_dir, **fields)
-        Path(record.artifacts_path).mkdir(parents=True, exist_ok=True)
-        hook.ftp_run_started(project=self, run=record)
-        try:
+        with lifecycle.running(self, lifecycle.start(self, kind, **fields)) as record:
             yield record
-        except BaseException as error:
-            message = f"{type(error).__name__}: {error}"
-            record = self.store.finish_run(record.id, status="failed", error=message,
-                                           summary={"traceback": traceback.format_exc()})
-            hook.ftp_run_finished(project=self, run=record)
-            raise
-        record = self.store.finish_run(record.id, summary=record.summary)
-        hook.ftp_run_finished(project=self, run=record)
+
+    @contextmanager
+    def resume(self, run: RunRecord) -> Iterator[RunRecord]:
+        """Continue a failed run in this process: ``running`` again (this pid, the
+        ``ftp_run_started`` hook), then ``finished`` or ``failed`` like ``run``."""
+        from ftp import lifecycle
+
+        with lifecycle.running(self, lifecycle.resume(self, run)) as record:
+            yield record
 
     def runs(self, kind: str | None = None, limit: int | None = None) -> list[RunRecord]:
         return self.store.list_runs(kind=kind, limit=limit)

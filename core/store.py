@@ -264,11 +264,23 @@ class Store:
             "host": socket.gethostname(), "versions": dumps(package_versions()),
         }
         with self.transaction():
-            run_id = self.db["runs"].insert(row).last_pk
+            run_id = self._next_id("runs")
+            self.db["runs"].insert({"id": run_id, **row})
             if artifacts_root is not None:
                 path = relative(str(Path(artifacts_root).resolve() / str(run_id)), self.root)
                 self.db["runs"].update(run_id, {"artifacts_path": path})
         return self.get_run(run_id)
+
+    def _next_id(self, table: str) -> int:
+        """The next id of ``table``, never one used before (as SQLite's AUTOINCREMENT would
+        give): a forgotten run's id stays taken, so a later run cannot be mistaken for it.
+        Called inside the inserting transaction."""
+        top = self.db.execute(f"select coalesce(max(id), 0) from [{table}]").fetchone()[0]
+        mark = self.db.execute("select value from id_marks where name = ?", [table]).fetchone()
+        next_id = max(top, mark[0] if mark else 0) + 1
+        self.db.execute("insert into id_marks (name, value) values (?, ?) on conflict(name) "
+                        "do update set value = excluded.value", [table, next_id])
+        return next_id
 
     def finish_run(self, run_id: int, *, status: str = "finished",
                    summary: dict[str, Any] | None = None, error: str | None = None) -> RunRecord:

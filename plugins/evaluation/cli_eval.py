@@ -131,15 +131,14 @@ def _baseline(project, ref: str, suite, settings, extra) -> int:
 
 
 def _record(project, run, decisions: list[dict[str, Any]]) -> None:
-    from ftp.plugin_manager import get_plugin_manager
+    from ftp.lifecycle import notify
 
     columns = ("gate", "task", "metric", "value", "baseline_value", "difference", "p_value",
                "ci_low", "ci_high", "reason", "baseline_run_id")
     project.store.add_gate_decisions(run.id, [
         {**{c: d.get(c) for c in columns}, "passed": int(d["passed"])} for d in decisions])
-    hook = get_plugin_manager().hook
-    for decision in decisions:
-        hook.ftp_gate_decided(project=project, run=run, decision=decision)
+    for decision in decisions:  # a raising hook is reported; the decision stands
+        notify("ftp_gate_decided", project=project, run=run, decision=decision)
 
 
 def _print(outcome, decisions: list[dict[str, Any]], as_json: bool) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftp import lifecycle
 from ftp.errors import CheckFailed, UserError
 from ftp.plugins.loop import pipeline_state as state
 from ftp.progress import info
@@ -151,10 +152,8 @@ def stage_gate(project: Project, outcome: Outcome) -> None:
     project.store.add_gate_decisions(outcome.eval_run, [
         {**{c: d.get(c) for c in columns}, "passed": int(d["passed"])} for d in decisions])
     run = project.store.get_run(outcome.eval_run)
-    from ftp.plugin_manager import get_plugin_manager
-
-    for decision in decisions:
-        get_plugin_manager().hook.ftp_gate_decided(project=project, run=run, decision=decision)
+    for decision in decisions:  # a raising hook is reported; the decision stands
+        lifecycle.notify("ftp_gate_decided", project=project, run=run, decision=decision)
     outcome.decisions, outcome.stages["gate"] = decisions, "ran"
 
 

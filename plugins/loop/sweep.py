@@ -43,15 +43,12 @@ def run_sweep(project, config: dict[str, Any], resume_ref: str | None = None):
     sweep = project.store.get_run(resume_ref)
     if sweep.kind != "sweep":
         raise UserError(f"run {sweep.id} is a {sweep.kind} run, not a sweep")
-    project.store.update_run(sweep.id, status="running", error=None)
-    try:
-        _run_points(project, sweep, plan(**{k: sweep.config[k] for k in
-                                            ("models", "methods", "fractions")}), sweep.config)
-    except BaseException as error:
-        project.store.finish_run(sweep.id, status="failed", error=f"{type(error).__name__}: "
-                                 f"{error}")
-        raise
-    return project.store.finish_run(sweep.id, summary=sweep.summary)
+    # running again under this pid (another ftp process must not mark it dead), hooks fired
+    with project.resume(sweep) as resumed:
+        _run_points(project, resumed, plan(**{k: sweep.config[k] for k in
+                                              ("models", "methods", "fractions")}),
+                    sweep.config)
+    return project.store.get_run(sweep.id)
 
 
 def _check_first_point(project, config: dict[str, Any], point: dict[str, Any]) -> None:

@@ -8,13 +8,12 @@ trains; only rank 0 records the run and writes metrics, and the others learn its
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Trainer
 from ftp.errors import UserError
 from ftp.plugins.training import data as train_data
 from ftp.plugins.training import job as job_module
@@ -107,8 +106,13 @@ def _job(project, run, config: dict[str, Any], train_set: list, valid_set: list,
                     resume_from=resume_from)
 
 
-def _execute(trainer, job: TrainJob) -> dict[str, Any]:
-    return trainer(job)
+def _execute(trainer: Trainer, job: TrainJob) -> dict[str, Any]:
+    """Train; then store ``job.settings`` as the run's config, as the trainer left it (a
+    trainer may set a default of its own), so the run says what it actually ran."""
+    summary = trainer(job)
+    if job.project is not None and job.run is not None:
+        job.project.store.update_run(job.run.id, config=_json_safe(job.settings))
+    return summary
 
 
 def _json_safe(summary: dict[str, Any]) -> dict[str, Any]:
@@ -148,24 +152,10 @@ def resume(project, ref: str):
                resume_from=checkpoint)
     if rank() != 0:
         return _execute(trainer, job)
-    with _reopened(project, run):
-        summary = _execute(trainer, job)
-    return project.store.finish_run(run.id, summary=_json_safe(summary))
-
-
-@contextmanager
-def _reopened(project, run):
-    """Mark a failed run running again; failed again (with the reason) if this try fails."""
-    from ftp.store import process_start_time
-
-    project.store.update_run(run.id, status="running", pid=os.getpid(), error=None,
-                             pid_started=process_start_time(os.getpid()), finished_at=None)
-    try:
-        yield
-    except BaseException as error:
-        project.store.finish_run(run.id, status="failed", error=f"{type(error).__name__}: "
-                                 f"{error}")
-        raise
+    with project.resume(run) as resumed:  # this pid, the lifecycle hooks, failed again if so
+        job.run = resumed
+        resumed.summary.update(_json_safe(_execute(trainer, job)))
+    return project.store.get_run(run.id)
 
 
 def dry_run(project, options: dict[str, Any], steps: int = 3) -> dict[str, Any]:
