@@ -1,4 +1,4 @@
-"""`ftp run`: the stages of ftp.toml in order — data, train, eval, gate, report.
+"""`ftp run`: the stages of ftp.toml in order — data, train, eval, gate, deploy, report.
 
 Each stage has a key: a hash of its ftp.toml section(s) and of its inputs (the source file's
 bytes, the dataset's content hash, the model reference, the train run). A stage whose key
@@ -21,7 +21,7 @@ from ftp.progress import info
 if TYPE_CHECKING:
     from ftp.project import Project
 
-STAGES = ("data", "train", "eval", "gate", "report")
+STAGES = ("data", "train", "eval", "gate", "deploy", "report")
 
 
 @dataclass
@@ -171,8 +171,15 @@ def stage_report(project: Project, outcome: Outcome) -> None:
     outcome.report, outcome.stages["report"] = path, "ran"
 
 
+def stage_deploy(project: Project, outcome: Outcome) -> None:
+    """Export, serve, evaluate the endpoint, gate parity ([deploy]; plugins/serving)."""
+    from ftp.plugins.serving.deploy import stage_deploy as deploy
+
+    deploy(project, outcome)
+
+
 RUNNERS = {"data": stage_data, "train": stage_train, "eval": stage_eval, "gate": stage_gate,
-           "report": stage_report}
+           "deploy": stage_deploy, "report": stage_report}
 
 
 def run_pipeline(project: Project, stages: list[str] | None = None) -> Outcome:

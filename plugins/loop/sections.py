@@ -5,7 +5,7 @@ from __future__ import annotations
 from ftp import hookimpl
 from ftp.api import RegisterSettings, Setting
 
-STAGES = ("data", "train", "eval", "gate", "report")
+STAGES = ("data", "train", "eval", "gate", "deploy", "report")  # deploy: when [deploy] says
 
 RUN = (
     Setting("stages", list, list(STAGES), "the stages `ftp run` runs, in order",

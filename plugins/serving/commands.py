@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ftp import hookimpl
+from ftp.api import RegisterSettings
 from ftp.cli import subgroup
 
 
@@ -15,6 +16,13 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(serve_command)
     subgroup(cli, "bench", "Benchmarks: import their data, measure speed.").add_command(
         bench_serve)
+
+
+@hookimpl
+def register_settings(register: RegisterSettings) -> None:
+    from ftp.plugins.serving.sections import DEPLOY
+
+    register("deploy", DEPLOY, help="The deployment check at the end of `ftp run`.")
 
 
 @click.command("serve")

@@ -93,8 +93,9 @@ def check_logprobs(client: Client, model_name: str) -> None:
 
 def evaluate_endpoint(project: Any, url: str, suite: list[str], settings: Any, *,
                       model_name: str | None = None, api_key: str | None = None,
-                      name: str | None = None) -> Any:
-    """Evaluate the model behind ``url`` on ``suite``; one stored eval run."""
+                      name: str | None = None, parent_id: int | None = None) -> Any:
+    """Evaluate the model behind ``url`` on ``suite``; one stored eval run (a child of
+    ``parent_id``, the train run served, where known)."""
     from ftp.plugins.evaluation.runner import EvalOutcome
 
     client, model_name = connect(url, model_name, api_key)
@@ -105,7 +106,7 @@ def evaluate_endpoint(project: Any, url: str, suite: list[str], settings: Any, *
     pinned = {**settings.pinned(), "evaluator": "testset"}
     config = {"suite": suite, "settings": settings.pinned(), "endpoint": url,
               "model_name": model_name}
-    with project.run("eval", model=url, name=name, config=config) as run:
+    with project.run("eval", model=url, name=name, config=config, parent_id=parent_id) as run:
         results: list[dict[str, Any]] = []
         if records:
             results += _testset(project, run, client, model_name, records, settings, pinned)
@@ -135,7 +136,7 @@ def _testset(project: Any, run: Any, client: Client, model_name: str,
              ) -> list[dict[str, Any]]:
     from ftp.plugins.data.api import format_of, to_messages
     from ftp.plugins.evaluation.job import EvalJob
-    from ftp.plugins.evaluation.runner import _prepare_samples
+    from ftp.plugins.evaluation.runner import prepare_samples
 
     ids = [str(r.get("id") or r.get("key_hash") or i) for i, r in enumerate(records)]
     conversations = [to_messages(r)[:-1] for r in records]
@@ -157,7 +158,7 @@ def _testset(project: Any, run: Any, client: Client, model_name: str,
     job.add_samples("testset", samples)
     rows = [{"task": "testset", **row, "model_hash": None, "config_hash": None,
              "settings": pinned} for row in metrics.aggregate([s["scores"] for s in samples])]
-    stored = _prepare_samples(job)
+    stored = prepare_samples(job)
     with project.store.transaction():
         project.store.add_eval_results(run.id, rows)
         project.store.add_samples(run.id, stored)
