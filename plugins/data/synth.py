@@ -173,30 +173,24 @@ def evolve_loop(complete: Complete, seeds: list[dict[str, str]], n: int,
 
 
 def model_completer(project: Project, model: str | None, max_new_tokens: int = 256,
-                    seed: int = 0) -> tuple[Complete, str]:
-    """``complete(prompts)`` sampling from a local model (its chat template if it has one)."""
+                    seed: int = 0, batch_size: int = 8) -> tuple[Complete, str]:
+    """``complete(prompts)`` sampling from a local model (its chat template if it has one),
+    through the batched generation loop the evaluators use."""
     import torch
 
+    from ftp.plugins.generation.batch import generate_many
     from ftp.plugins.models import load_model
 
     ref = model or project.config["model"]["path"]
     lm, tokenizer = load_model(ref, project)
     lm.eval()
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(seed)
 
     def complete(prompts: list[str]) -> list[str]:
         texts = [_as_chat(tokenizer, p) for p in prompts]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        batch = {k: v.to(lm.device) for k, v in batch.items()}
-        with torch.no_grad():
-            out = lm.generate(**batch, max_new_tokens=max_new_tokens, do_sample=True,
-                              temperature=0.7, top_p=0.9,
-                              pad_token_id=tokenizer.pad_token_id)
-        new = out[:, batch["input_ids"].shape[1]:]
-        return tokenizer.batch_decode(new, skip_special_tokens=True)
+        found = generate_many(lm, tokenizer, texts, max_new_tokens, batch_size, 1,
+                              do_sample=True, temperature=0.7, top_p=0.9)
+        return [answers[0][0] for answers in found]
 
     return complete, str(ref)
 

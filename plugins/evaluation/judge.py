@@ -54,7 +54,7 @@ def judge_prompt(rubric: str | None, question: str, reference: str, output: str)
 
 def judge_samples(job: Any, samples: list[dict[str, Any]], questions: list[str]) -> None:
     """Rate every sample with the configured judge; add scores and the raw reply."""
-    from ftp.plugins.evaluation.testset import generate
+    from ftp.plugins.generation.batch import generate
     from ftp.plugins.models import load_model
 
     settings = job.settings
