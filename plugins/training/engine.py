@@ -85,7 +85,7 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
         save_strategy="no" if job.dry_run_steps else "steps", save_steps=s["save_steps"],
         save_total_limit=2, eval_strategy="steps" if has_eval else "no",
         eval_steps=s["eval_steps"], report_to=[], remove_unused_columns=False,
-        dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_num_workers=0, use_cpu=not cuda, bf16=use_bf16(s.get("precision", "auto")),
         disable_tqdm=True, ddp_backend="gloo" if not cuda and world_size() > 1 else None,
         ddp_find_unused_parameters=False, save_only_model=False, prediction_loss_only=True,
     )
@@ -98,6 +98,17 @@ def training_arguments(job: TrainJob, **extra: Any) -> dict[str, Any]:
                       greater_is_better=False)
     values.update(extra)
     return values
+
+
+def use_bf16(precision: str) -> bool:
+    """bf16 autocast over fp32 weights: asked for, or "auto" on a GPU that supports it.
+
+    On CPU "auto" stays fp32: bf16 pays only with avx512_bf16/amx_bf16 and changes the
+    loss in its third decimal (benchmarks/README.md); "bf16" asks for it.
+    """
+    if precision != "auto":
+        return precision == "bf16"
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def collator(job: TrainJob, tokenizer: Tokenizer, flat: bool = False):

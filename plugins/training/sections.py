@@ -53,6 +53,10 @@ TRAIN = (
             comment='Under torchrun / accelerate launch: "ddp" copies the model to every '
                     'process; "fsdp" shards\nit across them (FSDP2; for models that do not '
                     "fit one device; lora, freeze and full)."),
+    Setting("precision", str, "auto", "bf16 autocast or fp32", choices=("auto", "fp32", "bf16"),
+            comment='"auto": bf16 autocast on a GPU that has it, fp32 on CPU; "bf16" also on '
+                    "a CPU with avx512_bf16\nor amx_bf16 (benchmarks/README.md has the speed and "
+                    "loss difference)."),
 )
 
 DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in TRAIN}
