@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from ftp.api import Project, Tokenizer
+from ftp.plugins.audit import scoring
+from ftp.plugins.audit.scoring import Tick
 from ftp.privacy.canaries import (
     SECRET_SPACE_BITS,
     random_secret,
     require_canaries,
     stored_canaries,
 )
+from ftp.progress import progress
 
 
 def load_model(ref: str | Path, project: Project = None) -> tuple[Any, Any]:
@@ -64,34 +67,26 @@ def canary_context(tokenizer: Tokenizer, canary: dict[str, Any]) -> str:
 
 
 def continuation_logprobs(model: Any, tokenizer: Tokenizer, context: str, continuations: list[str],
-                          batch_size: int = 64) -> list[float]:
-    """Sum of log-probabilities of each continuation's tokens after ``context``."""
-    import torch
-
-    base = tokenizer(context.rstrip(" "), add_special_tokens=False)["input_ids"]
-    sequences = [tokenizer(context + c, add_special_tokens=False)["input_ids"]
-                 for c in continuations]
-    scores = []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for start in range(0, len(sequences), batch_size):
-        batch = sequences[start:start + batch_size]
-        width = max(map(len, batch))
-        ids = torch.tensor([s + [pad] * (width - len(s)) for s in batch])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch])
-        with torch.no_grad():
-            logits = model(input_ids=ids, attention_mask=mask).logits.float()
-        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, ids[:, 1:, None])[..., 0]
-        for row, sequence in enumerate(batch):
-            begin = _common_prefix(base, sequence)
-            scores.append(float(logp[row, begin - 1:len(sequence) - 1].sum()))
-    return scores
+                          batch_size: int = 64, tick: Tick | None = None) -> list[float]:
+    """Sum of log-probabilities of each continuation's tokens after ``context`` (the context
+    computed once: ``ftp.plugins.audit.scoring``); ``tick(n)`` after each batch of ``n``."""
+    return scoring.continuation_logprobs(model, tokenizer, context, continuations,
+                                         batch_size, tick)
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return max(n, 1)
+class Progress:
+    """A progress line (ETA included) advanced by whole batches of scored sequences."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self._items = iter(progress(range(total), total=total, desc=desc, unit="sequences"))
+
+    def __call__(self, n: int) -> None:
+        for _ in range(n):
+            next(self._items, None)
+
+    def close(self) -> None:
+        for _ in self._items:
+            pass
 
 
 def exposure(secret_score: float, candidate_scores: list[float]) -> dict[str, float]:
@@ -124,15 +119,17 @@ def audit_model(model: Any, tokenizer: Tokenizer, canaries: list[dict[str, Any]]
     """Exposure and extraction for each canary, and the totals a gate can hold."""
     rng = random.Random(f"ftp-candidates-{seed}")
     rows = []
+    meter = Progress(len(canaries) * (candidates + 1), "leakage audit: canaries")
     for canary in canaries:
         context = canary_context(tokenizer, canary)
         pool = [random_secret(rng) for _ in range(candidates)]
         scores = continuation_logprobs(model, tokenizer, context,
-                                       [canary["secret"], *pool])
+                                       [canary["secret"], *pool], tick=meter)
         hit, completion = extracted(model, tokenizer, context, canary["secret"])
         rows.append({"canary_id": canary.get("id"), "secret": canary["secret"],
                      "context": context, "completion": completion, "extracted": hit,
                      **exposure(scores[0], scores[1:])})
+    meter.close()
     bits = [row["exposure_bits"] for row in rows]
     return {"canaries": rows, "max_exposure": max(bits), "mean_exposure": statistics.fmean(bits),
             "max_possible": math.log2(candidates + 1),

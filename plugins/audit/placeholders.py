@@ -137,19 +137,22 @@ def surrogates(entity: str, n: int, seed: int = 0) -> list[str]:
 
 
 def score_sites(model: Any, tokenizer: Tokenizer, sites: list[Site], candidates: int = 10,
-                seed: int = 0) -> list[dict[str, Any]]:
+                seed: int = 0, label: str = "") -> list[dict[str, Any]]:
     """Log-probabilities of the placeholder, the surrogates and the original at each site."""
-    from ftp.plugins.audit.leakage import continuation_logprobs
+    from ftp.plugins.audit.leakage import Progress, continuation_logprobs
 
     pools = {e: surrogates(e, candidates, seed) for e in {s.entity for s in sites}}
     rows = []
+    meter = Progress(sum(2 + len(pools[s.entity]) - (not s.original) for s in sites),
+                     f"leakage audit: placeholders{label}")
     for site in sites:
         pool = pools[site.entity]
         options = [f"<{site.entity}>", *pool] + ([site.original] if site.original else [])
-        scores = continuation_logprobs(model, tokenizer, site.context, options)
+        scores = continuation_logprobs(model, tokenizer, site.context, options, tick=meter)
         rows.append({"entity": site.entity, "placeholder": scores[0],
                      "surrogates": scores[1:1 + len(pool)],
                      "original": scores[-1] if site.original else None})
+    meter.close()
     return rows
 
 
@@ -221,7 +224,8 @@ def audit_placeholders(model: Any, tokenizer: Tokenizer, sites: list[Site],
     """Per-site figures and the summary, the trained model against its base."""
     trained = score_sites(model, tokenizer, sites, candidates, seed)
     with base_model(model, base_path) as base:
-        before = score_sites(base, tokenizer, sites, candidates, seed) if base else None
+        before = (score_sites(base, tokenizer, sites, candidates, seed, " (base model)")
+                  if base else None)
     figures = [site_figures(t, before[i] if before else None) for i, t in enumerate(trained)]
     for figure, site in zip(figures, sites, strict=True):
         figure["context"] = site.context
