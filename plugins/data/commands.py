@@ -40,10 +40,17 @@ def register_commands(cli: click.Group) -> None:
 @click.option("--query", help="SQLite: a query whose rows are the records.")
 @click.option("--from-reviews", is_flag=True,
               help="Build a preference dataset from human reviewers' choices.")
+@click.option("--max-line-bytes", type=click.IntRange(min=1),
+              help="Refuse a line longer than this (default 8,000,000 bytes).")
+@click.option("--max-field-chars", type=click.IntRange(min=1),
+              help="Refuse a text field longer than this (default 1,000,000 characters, "
+                   "the NER model's limit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the dataset as JSON.")
 def import_command(source: Path | None, name: str | None, fmt: str | None,
                    mapping: str | None, on_error: str | None, table: str | None,
-                   query: str | None, from_reviews: bool, as_json: bool) -> None:
+                   query: str | None, from_reviews: bool, as_json: bool,
+                   max_line_bytes: int | None = None, max_field_chars: int | None = None
+                   ) -> None:
     """Validate, scrub, deduplicate, split and store SOURCE as a dataset version.
 
     SOURCE is a JSONL, JSON, CSV/TSV, Parquet, Arrow or SQLite file, a folder of text files
@@ -55,7 +62,8 @@ def import_command(source: Path | None, name: str | None, fmt: str | None,
     project = Project.find()
     settings = project.config["data"]
     options = {"name": name, "fmt": fmt or settings["format"],
-               "mapping": mapping or settings["map"], "on_error": on_error or settings["on_error"]}
+               "mapping": mapping or settings["map"], "on_error": on_error or settings["on_error"],
+               "max_line_bytes": max_line_bytes, "max_field_chars": max_field_chars}
     if from_reviews:
         from ftp.plugins.data.reviews import import_reviews
 
@@ -68,6 +76,8 @@ def import_command(source: Path | None, name: str | None, fmt: str | None,
         datasets = [_import_one(project, s, options, table, query) for s in sources]
     for dataset in datasets:
         report_dataset(dataset, as_json)
+        for warning in dataset["meta"].get("split_warnings") or []:
+            click.echo(f"warning: {dataset['name']}@{dataset['version']}: {warning}", err=True)
 
 
 def _as_list(value) -> list:

@@ -22,6 +22,7 @@ from ftp.boundaries import read_guarded
 from ftp.errors import InputError, UserError
 from ftp.plugins.data import catalog
 from ftp.plugins.data.dedupe import Deduper, record_text
+from ftp.plugins.data.settings import check_data, check_split_key
 from ftp.plugins.data.splits import assign_split, key_hash, stratify
 from ftp.plugins.data.validate import Located, Validator, field_names, parse_mapping
 from ftp.progress import progress
@@ -38,8 +39,8 @@ MAX_LINE_BYTES = 8_000_000
 class ImportReport:
     """Counts and a few examples of everything that did not become a stored example."""
 
-    def __init__(self, skipped_path: Path) -> None:
-        self.skipped_path = skipped_path
+    def __init__(self, skipped_path: Path, source: str = "") -> None:
+        self.skipped_path, self.source = skipped_path, source
         self.skipped: list[dict[str, Any]] = []
         self.skipped_count = 0
         self.duplicates: dict[str, list[dict[str, str]]] = {"duplicate": [],
@@ -97,6 +98,8 @@ def _rows(pairs: Iterable[Located], dataset_id: int, settings: dict[str, Any],
           deduper: Deduper, report: ImportReport, tags: list[str]) -> Iterator[dict]:
     idx = 0
     for location, record in pairs:
+        if idx == 0:
+            check_split_key(record, settings.get("split_key") or "", report.source)
         text = record_text(record)
         repeated = deduper.check(text, location)
         if repeated is not None:
@@ -185,6 +188,7 @@ def import_records(project: Project, pairs: Iterable[Located], *, source: str, n
     """Store ``(location, raw record)`` pairs as a new version of dataset ``name``."""
     run_config = {"source": source, "name": name, "format": fmt, "on_error": on_error,
                   "map": parse_mapping(mapping), **(config or {})}
+    check_data(project.config["data"], project.config_path)
     run = None
     try:
         with project.run("import", config=run_config) as run:
@@ -214,7 +218,7 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
 
     settings = dict(project.config["data"])
     source, fmt = run_config["source"], run_config["format"]
-    report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl")
+    report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl", source)
     scrubber = build_scrubber(project.config["privacy"])
     # a skip reason names the field and the problem; a plugin format's may quote the value
     validator = Validator(source, fmt, run_config["map"], run_config["on_error"],
