@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ftp import settings
+from ftp import boundaries, settings
 from ftp.errors import ConfigError
 
 CONFIG_NAME = "ftp.toml"
@@ -42,4 +42,5 @@ def load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text ({error.reason})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: {error}") from None
-    return validate(data, path)
+    with boundaries.settings(path, "a value of the wrong kind"):  # e.g. in a section's check
+        return validate(data, path)
