@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
-    "CheckedTrainer", "DataSource", "ErrorCategorizer", "EvalJob", "EvalResult",
+    "CheckedTrainer", "DataSource", "DeclaringEvaluator", "ErrorCategorizer", "EvalJob", "EvalResult",
     "EvalSettings", "Evaluator", "FingerprintedEvaluator", "Formatter", "Generator",
     "Located", "ModelProvider", "PIIDetector", "PreparingFormatter", "Project", "Record",
     "RecordFormat", "Register", "RegisterSettings", "RunRecord", "RunStatus", "Sample",
@@ -114,8 +114,11 @@ class PreparingFormatter(Formatter, Protocol):
 
 
 class Generator(Protocol):
-    """``generator(project, n=..., **options)`` yields normalised records (synthetic data),
-    each tagged ``"generator": name`` and ``"model": the model used``."""
+    """``generator(project, n=..., **options)`` yields ``n`` records (synthetic data), shaped
+    like a file's records: ``ftp data generate`` validates, scrubs and imports them like any
+    file, tagged ``generated`` and ``generator:NAME``. Options are the command's flags
+    (``spec``, ``model``, ``seed``...); accept ``**options``. A returned iterable with a
+    ``model`` attribute names the model used (tagged ``model:NAME``)."""
 
     def __call__(self, project: Project, *, n: int, **options: Any) -> Iterator[Record]: ...
 
@@ -348,6 +351,13 @@ class VersionedEvaluator(Evaluator, Protocol):
     """An evaluator with a declared ``version``: bump it and cached results are not reused."""
 
     version: str
+
+
+class DeclaringEvaluator(Evaluator, Protocol):
+    """An evaluator that says which tasks and metrics it produces, so a gate naming a task
+    or metric it does not produce is refused before anything is evaluated."""
+
+    produces: dict[str, tuple[str, ...]]
 
 
 class FingerprintedEvaluator(Evaluator, Protocol):

@@ -38,3 +38,20 @@ def test_every_hook_has_a_test_of_its_own():
                if not any(t.startswith("test_hook_") and name in t
                           for t in tested)]
     assert missing == [], f"hooks without a test_hook_<name> test: {missing}"
+
+
+def test_every_hook_is_in_the_plugin_guide():
+    guide = (TESTS.parent / "docs" / "plugins.md").read_text()
+    missing = [name for name in _hooks() if f"`{name}`" not in guide]
+    assert missing == [], f"hooks docs/plugins.md does not explain: {missing}"
+
+
+def test_every_hook_is_exercised_through_the_example_plugin():
+    """The guide's plugin implements every hook and test_plugin_acme has a test for each."""
+    import ftp_acme
+
+    source = (TESTS / "test_plugin_acme.py").read_text()
+    tests = re.findall(r"def (test_acme_\w+)", source)
+    unimplemented = [name for name in _hooks() if not hasattr(ftp_acme, name)]
+    untested = [name for name in _hooks() if not any(name in t for t in tests)]
+    assert unimplemented == [] and untested == [], (unimplemented, untested)
