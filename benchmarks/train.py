@@ -370,7 +370,7 @@ def main() -> None:
     payload = {"benchmark": "train", "device": "cpu", "cpus": os.cpu_count(),
                "cpu_bf16": cpu_bf16_flags(), "quick": args.quick, "results": results,
                "target_speedup_vs_best_trl": 3.0}
-    out = RESULTS.with_name(args.out) if args.out else RESULTS
+    out = RESULTS.parent / args.out if args.out else RESULTS  # a name, or an absolute path
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
