@@ -10,6 +10,7 @@
 #
 # Installs nothing but the project itself (pip --no-deps), and only if it is not importable.
 # FTP_GPU_OUT: where the JSON goes (default benchmarks/results/gpu.json or gpu_smoke.json).
+# FTP_GPU_PARTS: which parts run (default train,eval,serve).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,7 +31,7 @@ else
   MMLU=mmlu_abstract_algebra,mmlu_anatomy,mmlu_astronomy,mmlu_high_school_mathematics,mmlu_marketing
   EVAL=(--tasks "arc_challenge,hellaswag,$MMLU" --limit 300 --batch-sizes 32,64
         --auto-max 128 --repeats 1 --dtype float32)
-  LIMITS=(270 150 60)
+  LIMITS=(240 150 90)
 fi
 
 part() {  # part NAME SECONDS COMMAND...: run with a time limit, keep its output and status
@@ -43,11 +44,16 @@ part() {  # part NAME SECONDS COMMAND...: run with a time limit, keep its output
   echo "$name: exit $(cat "$PARTS/$name.rc") after $(cat "$PARTS/$name.seconds")s" >&2
 }
 
-part train "${LIMITS[0]}" "$PY" benchmarks/train_gpu.py "${TRAIN[@]}" --out "$PARTS/train.json"
-part eval "${LIMITS[1]}" "$PY" benchmarks/eval_gpu.py "${EVAL[@]}" --out "$PARTS/eval.json"
-if [[ -f benchmarks/serve.py ]]; then  # written for issue 12; run when it is there
-  SERVE=()
+WANTED=",${FTP_GPU_PARTS:-train,eval,serve},"
+if [[ $WANTED == *,train,* ]]; then
+  part train "${LIMITS[0]}" "$PY" benchmarks/train_gpu.py "${TRAIN[@]}" --out "$PARTS/train.json"
+fi
+if [[ $WANTED == *,eval,* ]]; then
+  part eval "${LIMITS[1]}" "$PY" benchmarks/eval_gpu.py "${EVAL[@]}" --out "$PARTS/eval.json"
+fi
+if [[ $WANTED == *,serve,* && -f benchmarks/serve.py ]]; then  # issue 12's; run when there
+  SERVE=(--gpu)
   [[ $SMOKE == 1 ]] && SERVE=(--smoke)
-  part serve "${LIMITS[2]}" "$PY" benchmarks/serve.py "${SERVE[@]}"
+  part serve "${LIMITS[2]}" "$PY" benchmarks/serve.py "${SERVE[@]}" --out "$PARTS/serve.json"
 fi
 "$PY" benchmarks/gpu_summary.py "$PARTS" "$OUT" "$SMOKE"

@@ -3,8 +3,8 @@
     python benchmarks/gpu_summary.py PARTS_DIR OUT.json SMOKE(0|1)
 
 Each part (train, eval, serve) left ``NAME.rc``, ``NAME.seconds`` and ``NAME.log`` in
-PARTS_DIR, and train and eval their JSON; the serving benchmark (``serve.py``, issue 12)
-writes its own file under ``benchmarks/results/``, picked up when it is newer than PARTS_DIR.
+PARTS_DIR, and its JSON there (``NAME.json``; the serving benchmark is issue 12's
+``serve.py``, whose result is kept as it wrote it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
 TARGETS = {"qwen2.5-0.5b ftp real tokens/s": 65000, "llama-3.2-1b ftp mfu": 0.35,
            "qwen2.5-0.5b decode ms/token at batch 1": 10.0, "eval ratio vs best HFLM": 3.0}
 
@@ -29,12 +28,6 @@ def part(parts: Path, name: str, data: Path | None) -> dict | None:
     else:
         found["log_tail"] = (parts / f"{name}.log").read_text()[-3000:]
     return found
-
-
-def serve_file(parts: Path) -> Path | None:
-    """The newest serve*.json under results/ written after this run began."""
-    newer = [p for p in RESULTS.glob("serve*.json") if p.stat().st_mtime > parts.stat().st_mtime]
-    return max(newer, key=lambda p: p.stat().st_mtime) if newer else None
 
 
 def train_lines(result: dict) -> list[str]:
@@ -66,14 +59,11 @@ def eval_lines(result: dict) -> list[str]:
 
 def main() -> None:
     parts, out, smoke = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
-    served = serve_file(parts)
     payload = {"benchmark": "gpu", "smoke": smoke, "load_average": os.getloadavg(),
                "targets": TARGETS,
                "train": part(parts, "train", parts / "train.json"),
                "eval": part(parts, "eval", parts / "eval.json"),
-               "serve": part(parts, "serve", served)}
-    if served is not None:
-        payload["serve_file"] = served.name
+               "serve": part(parts, "serve", parts / "serve.json")}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     lines = [f"gpu.sh ({'smoke, CPU' if smoke else 'GPU'}) -> {out}"]
@@ -88,7 +78,8 @@ def main() -> None:
         elif name == "eval":
             lines += eval_lines(found["result"])
         else:
-            lines.append(f"serve: {payload['serve_file']} (exit {found['exit']})")
+            lines.append(f"serve: exit {found['exit']} after {found['seconds']}s, result kept "
+                         "under serve.result")
     print("\n".join(lines))
     sys.exit(0 if all(payload[n] is None or payload[n]["exit"] == 0 for n in
                       ("train", "eval", "serve")) else 1)

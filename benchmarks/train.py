@@ -220,6 +220,51 @@ def loss_difference(folder: str, batch: int, median: int, precision: str = "fp32
     return abs(ours - reference)
 
 
+CATEGORIES = (  # torch.profiler op name -> where the time goes
+    ("matrix multiplies", ("aten::mm", "aten::addmm", "aten::bmm", "aten::addmm_",
+                           "aten::matmul", "aten::linear")),
+    ("attention", ("scaled_dot_product", "flash_attention", "_efficient_attention")),
+    ("cross-entropy and log-softmax", ("log_softmax", "nll_loss", "cross_entropy")),
+    ("bf16/fp32 casts", ("aten::to", "aten::_to_copy", "aten::copy_")),
+)
+
+
+def profile_step(folder: str, batch: int, median: int, precision: str) -> dict:
+    """Where one ftp training step's time goes (forward + backward, torch.profiler, self
+    CPU time by operator category); the same model, LoRA, flat row and attention as the arm."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from torch.profiler import ProfilerActivity, profile
+    from transformers import AutoModelForCausalLM
+
+    from ftp.plugins.training.loss import response_loss
+    from ftp.plugins.training.packing import PackingCollator
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
+                                             target_modules="all-linear", task_type="CAUSAL_LM"))
+    flat = PackingCollator(0, flat=True)(synthetic_examples(batch, model.config.vocab_size,
+                                                            median, seed=1))
+    flat.pop("num_real_tokens")
+    with trainer_context("ftp", model), \
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        response_loss(model, flat)[0].backward()  # warm-up
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            response_loss(model, flat)[0].backward()
+    totals: dict[str, float] = {}
+    for event in prof.key_averages():
+        name = next((label for label, keys in CATEGORIES
+                     if any(key in event.key for key in keys)), "other (elementwise, norms, "
+                                                                "rotary, SiLU, autograd)")
+        totals[name] = totals.get(name, 0.0) + event.self_cpu_time_total
+    whole = sum(totals.values()) or 1.0
+    return {"precision": precision, "tokens": int(flat["input_ids"].numel()),
+            "seconds": round(whole / 1e6, 3),
+            "shares": {k: round(v / whole, 3) for k, v in sorted(totals.items(),
+                                                                  key=lambda kv: -kv[1])}}
+
+
 def summarise(runs: list[dict]) -> dict:
     """Medians over the timed steps (all but each run's first) of every repeat."""
     rates, cpu_rates, steps = [], [], []
@@ -255,8 +300,8 @@ def run_subprocess(arm: str, folder: Path, steps: int, batch: int, median: int, 
 
 def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
                 folder: Path | None = None, dtype: str = "float32", repeats: int = 1,
-                arms: tuple[str, ...] = ARMS, precisions: tuple[str, ...] = ("fp32",)
-                ) -> dict | None:
+                arms: tuple[str, ...] = ARMS, precisions: tuple[str, ...] = ("fp32",),
+                profile: bool = False) -> dict | None:
     """Every arm at every precision, alternating ``repeats`` times; ratios against each."""
     folder = folder or model_folder(name)
     if folder is None:
@@ -279,6 +324,9 @@ def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
                             if "ftp" in arms}
     found["loss_difference_identical_batch"] = {
         p: loss_difference(str(folder), batch, median, p) for p in precisions}
+    if profile and "ftp" in arms:
+        found["ftp_step_profile"] = [profile_step(str(folder), batch, median, p)
+                                     for p in precisions]
     return found
 
 
@@ -343,6 +391,8 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32",
                         help="fp32 and/or bf16 (bf16 autocast over fp32 weights), e.g. fp32,bf16")
     parser.add_argument("--out", help="file name under benchmarks/results/")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one ftp step per precision (where the time goes)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per arm (1 keeps a shared machine's timings steady)")
     args = parser.parse_args()
@@ -362,7 +412,8 @@ def main() -> None:
         try:
             found = bench_model(name, steps, batch, args.median, args.threads,
                                 repeats=repeats, arms=tuple(args.arms.split(",")),
-                                precisions=tuple(args.precisions.split(",")))
+                                precisions=tuple(args.precisions.split(",")),
+                                profile=args.profile)
         except RuntimeError as error:  # e.g. an arm killed for memory: say so, go on
             found = {"model": name, "batch_size": batch, "error": str(error)[:300]}
         if found:
