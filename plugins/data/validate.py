@@ -16,14 +16,17 @@ from ftp.plugins.data.formats import all_formats, detect
 
 Located = tuple[Any, dict[str, Any]]
 # A field name shown in a message: what a schema's names look like. Anything else (a key
-# that is an e-mail address, a sentence) may be the record's data and is only counted.
+# that is an e-mail address, a sentence, an id such as EMP-123456 in the first row of a CSV
+# without a header) may be the record's data and is only counted.
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
+_DATA_LIKE = re.compile(r"\d{3}")  # a run of digits: an id, a number, a date
 
 
 def field_names(names: Iterable[Any]) -> str:
     """The names of a record's fields for a message, without any that may be its data."""
     names = [str(n) for n in names]
-    shown = [n for n in names if _PLAIN_NAME.fullmatch(n) and "@" not in n]
+    shown = [n for n in names
+             if _PLAIN_NAME.fullmatch(n) and "@" not in n and not _DATA_LIKE.search(n)]
     hidden = len(names) - len(shown)
     text = ", ".join(shown) + (f"{', ' if shown else ''}{hidden} other(s) not shown"
                                if hidden else "")
