@@ -13,7 +13,8 @@ anything else stays a traceback (a bug to fix).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,14 +53,21 @@ def _reading_message(error: BaseException) -> str:
 
 
 @contextmanager
-def reading(path: Path | str, line: int | None = None) -> Iterator[None]:
-    """Reading a user's data file: a malformed file is an InputError naming file and line."""
+def _translated(errors: tuple[type[BaseException], ...],
+                make: Callable[[BaseException], FtpError]) -> Iterator[None]:
+    """The one shape of every boundary: ftp's own errors pass, ``errors`` become ``make``'s."""
     try:
         yield
     except FtpError:
         raise
-    except READ_ERRORS as error:
-        raise InputError(_reading_message(error), path=str(path), line=line) from None
+    except errors as error:
+        raise make(error) from None
+
+
+def reading(path: Path | str, line: int | None = None) -> ContextManager[None]:
+    """Reading a user's data file: a malformed file is an InputError naming file and line."""
+    return _translated(READ_ERRORS, lambda error: InputError(
+        _reading_message(error), path=str(path), line=line))
 
 
 def read_guarded(path: Path | str, pairs: Iterable[T]) -> Iterator[T]:
@@ -91,47 +99,42 @@ def _model_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def _tokenizers_error(error: BaseException) -> bool:
+    """The tokenizers library (Rust) raises a bare ``Exception`` for a bad tokenizer.json."""
+    return type(error) is Exception or type(error).__module__.startswith("tokenizers")
+
+
 @contextmanager
 def model_loading(what: Path | str) -> Iterator[None]:
     """Loading a model or tokenizer from a folder: a broken file is a UserError."""
     try:
-        yield
-    except FtpError:
-        raise
-    except _model_errors() as error:
-        raise UserError(f"{what}: cannot load the model ({first_line(error)})",
-                        hint="a model folder needs a valid config.json, complete weights "
-                             "(*.safetensors) and tokenizer files") from None
-    except Exception as error:  # tokenizers raises a bare Exception for a bad tokenizer.json
-        if type(error).__module__.split(".")[0] not in ("tokenizers", "builtins"):
+        with _translated(_model_errors(), lambda error: UserError(
+                f"{what}: cannot load the model ({first_line(error)})",
+                hint="a model folder needs a valid config.json, complete weights "
+                     "(*.safetensors) and tokenizer files")):
+            yield
+    except Exception as error:
+        if isinstance(error, FtpError) or not _tokenizers_error(error):
             raise
         raise UserError(f"{what}: cannot load the tokenizer ({first_line(error)})",
                         hint="tokenizer.json is not a valid tokenizer file") from None
 
 
-@contextmanager
-def settings(path: Path | str, what: str) -> Iterator[None]:
+VALUE_ERRORS: tuple[type[BaseException], ...] = (TypeError, ValueError, OverflowError)
+
+
+def settings(path: Path | str, what: str) -> ContextManager[None]:
     """Reading a setting from a project file: a value of the wrong kind is a ConfigError."""
     from ftp.errors import ConfigError
 
-    try:
-        yield
-    except FtpError:
-        raise
-    except (TypeError, ValueError, OverflowError) as error:
-        raise ConfigError(f"{path}: {what}: {first_line(error)}") from None
+    return _translated(VALUE_ERRORS, lambda error: ConfigError(
+        f"{path}: {what}: {first_line(error)}"))
 
 
-@contextmanager
-def gates(path: Path | str, line: int | None = None) -> Iterator[None]:
+def gates(path: Path | str, line: int | None = None) -> ContextManager[None]:
     """Reading a gates file: a value of the wrong kind is an InputError at its line."""
-    try:
-        yield
-    except FtpError:
-        raise
-    except (TypeError, ValueError, OverflowError) as error:
-        raise InputError(f"bad value: {first_line(error)}", path=str(path),
-                         line=line) from None
+    return _translated(VALUE_ERRORS, lambda error: InputError(
+        f"bad value: {first_line(error)}", path=str(path), line=line))
 
 
 @contextmanager

@@ -156,6 +156,8 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
                             ["eval", "--gates", "gates.toml"], "has no metric 'accuracy'"),
     "gate_significance_text": (_gates(GATE + 'significance = "no"\n'),
                                ["eval", "--gates", "gates.toml"], "significance must be"),
+    "run_gate_task_not_in_suite": (_gates('[[gate]]\ntask = "arc_easy"\nmetric = "acc"\n'),
+                                   ["run"], "the suite does not evaluate task 'arc_easy'"),
     # flags
     "eval_batch_size_minus_1": (None, ["eval", "--batch-size", "-1"], "--batch-size must be"),
     "eval_batch_size_0": (None, ["eval", "--batch-size", "0"], "--batch-size must be"),

@@ -35,7 +35,7 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
         suite = [] if task_dirs else list(config.get("suite", ["testset"]))
     extra = _task_folders(task_dirs)
     if gate_file is not None:  # a gate naming a task or metric the suite lacks: exit 2 now
-        _check_gates(gate_file, suite, extra)
+        check_gates_against_suite(gate_file, suite, extra)
     if is_endpoint(model):  # a served model: over HTTP (plugins/serving/endpoint_eval.py)
         outcome = evaluate_endpoint(project, model, suite, settings, model_name=endpoint[0],
                                     api_key=endpoint[1], name=name)
@@ -85,7 +85,8 @@ def _settings(config: dict[str, Any], limit: int | None, shots: int | None,
     return settings
 
 
-def _check_gates(gate_file: Any, suite: list[str], extra: list[Any]) -> None:
+def check_gates_against_suite(gate_file: Any, suite: list[str], extra: list[Any]) -> None:
+    """Each results gate names a task and metric the suite's evaluators declare (exit 2)."""
     from ftp.plugins.evaluation.gates import check_suite
     from ftp.plugins.evaluation.runner import resolve_evaluators
 

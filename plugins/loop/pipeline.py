@@ -190,6 +190,8 @@ def run_pipeline(project: Project, stages: list[str] | None = None) -> Outcome:
     unknown = [s for s in stages if s not in RUNNERS]
     if unknown:
         raise UserError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGES)}")
+    if "gate" in stages:
+        _check_gates_first(project)
     outcome = Outcome()
     for stage in STAGES:
         if stage in stages:
@@ -198,6 +200,18 @@ def run_pipeline(project: Project, stages: list[str] | None = None) -> Outcome:
             RUNNERS[stage](project, outcome)
             outcome.timings[stage] = round(time.monotonic() - start, 1)
     return outcome
+
+
+def _check_gates_first(project: Project) -> None:
+    """A bad gates file (syntax, values, a task or metric the suite lacks) is exit 2 before
+    the data, train and eval stages run, not after them."""
+    from ftp.plugins.evaluation.cli_eval import check_gates_against_suite, configured
+    from ftp.plugins.evaluation.gates import load_gates
+
+    path = project.root / project.config["gates"]["file"]
+    if path.is_file():
+        suite, _ = configured(project.config["eval"])
+        check_gates_against_suite(load_gates(path), suite, [])
 
 
 def check_gates(outcome: Outcome) -> None:
