@@ -95,9 +95,9 @@ async def _level(url: str, headers: dict[str, str], bodies: list[dict[str, Any]]
 
 def measure(url: str, model_name: str, prompts: list[list[dict[str, Any]]], *,
             concurrency: list[int], requests: int, max_seconds: float, max_tokens: int,
-            api_key: str | None = None, price_per_hour: float | None = None
-            ) -> list[dict[str, Any]]:
-    """One row per concurrency level."""
+            api_key: str | None = None, price_per_hour: float | None = None,
+            extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per concurrency level; ``extra`` adds engine-specific request fields."""
     check_loopback(url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     rows = []
@@ -105,7 +105,8 @@ def measure(url: str, model_name: str, prompts: list[list[dict[str, Any]]], *,
         count = max(requests, level)
         bodies = [{"model": model_name, "messages": prompts[i % len(prompts)],
                    "max_tokens": max_tokens, "temperature": 0, "stream": True,
-                   "stream_options": {"include_usage": True}} for i in range(count)]
+                   "stream_options": {"include_usage": True}, **(extra or {})}
+                  for i in range(count)]
         replies, wall = asyncio.run(_level(url, headers, bodies, level, max_seconds))
         rows.append(summarise(level, replies, wall, price_per_hour))
     return rows
