@@ -324,9 +324,9 @@ def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
                             if "ftp" in arms}
     found["loss_difference_identical_batch"] = {
         p: loss_difference(str(folder), batch, median, p) for p in precisions}
-    if profile and "ftp" in arms:
+    if profile and "ftp" in arms:  # both precisions where the CPU has bf16 instructions
         found["ftp_step_profile"] = [profile_step(str(folder), batch, median, p)
-                                     for p in precisions]
+                                     for p in ("fp32", "bf16")[:2 if cpu_bf16_flags() else 1]]
     return found
 
 
@@ -392,7 +392,7 @@ def main() -> None:
                         help="fp32 and/or bf16 (bf16 autocast over fp32 weights), e.g. fp32,bf16")
     parser.add_argument("--out", help="file name under benchmarks/results/")
     parser.add_argument("--profile", action="store_true",
-                        help="also profile one ftp step per precision (where the time goes)")
+                        help="also profile one ftp step, fp32 and bf16 (where the time goes)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per arm (1 keeps a shared machine's timings steady)")
     args = parser.parse_args()
