@@ -36,6 +36,8 @@ def load(path: Path) -> dict[str, Any]:
     """Read and validate a config file; a syntax error names the file and line."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError(f"{path}: nested too deeply to read") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:

@@ -45,6 +45,13 @@ def _write(name: str, text: str | bytes) -> Callable[[Path], None]:
     return setup
 
 
+def _append(text: str) -> Callable[[Path], None]:
+    def setup(root: Path) -> None:
+        path = root / "ftp.toml"
+        path.write_text(path.read_text() + text)
+    return setup
+
+
 def _replace(old: str, new: str) -> Callable[[Path], None]:
     def setup(root: Path) -> None:
         path = root / "ftp.toml"
@@ -110,7 +117,17 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
     "split_key_names_no_field": (_replace("[data]\n", '[data]\nsplit_key = "questoin"\n'),
                                  ["data", "import", "data.jsonl"],
                                  "data.split_key = 'questoin' names no field"),
+    "csv_field_over_csv_limit": (_write("d.csv", "instruction,output\n" + "a" * 200_000 + ",b\n"),
+                                 ["data", "import", "d.csv"], "d.csv:1: malformed CSV"),
+    "arrow_garbage": (_write("d.arrow", b"garbage" * 100), ["data", "import", "d.arrow"],
+                      "d.arrow: cannot read (ArrowInvalid"),
+    "parquet_garbage": (_write("d.parquet", b"garbage" * 100), ["data", "import", "d.parquet"],
+                        "not a readable Parquet file"),
+    "sqlite_bad_query": (_write("d.db", b""), ["data", "import", "d.db", "--query", "select x"],
+                         "SQLite query failed"),
     # ftp.toml values
+    "config_nested_deep": (_append("\n[project]\nx = " + "[" * 50_000 + "]" * 50_000 + "\n"),
+                           ["data", "import", "data.jsonl"], "ftp.toml: nested too deeply"),
     "test_fraction_1_5": (_replace("test_fraction = 0.25", "test_fraction = 1.5"),
                           ["data", "import", "data.jsonl"], "test_fraction"),
     "fractions_sum_to_1": (_replace("test_fraction = 0.25", "test_fraction = 0.85"),
@@ -154,6 +171,8 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
                                "the suite does not evaluate task 'arc_easy'"),
     "gate_metric_unknown": (_gates('[[gate]]\ntask = "testset"\nmetric = "accuracy"\n'),
                             ["eval", "--gates", "gates.toml"], "has no metric 'accuracy'"),
+    "gates_nested_deep": (_gates("alpha = " + "[" * 50_000 + "]" * 50_000 + "\n"),
+                          ["eval", "--gates", "gates.toml"], "gates.toml: nested too deeply"),
     "gate_significance_text": (_gates(GATE + 'significance = "no"\n'),
                                ["eval", "--gates", "gates.toml"], "significance must be"),
     "run_gate_task_not_in_suite": (_gates('[[gate]]\ntask = "arc_easy"\nmetric = "acc"\n'),
@@ -171,7 +190,16 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
     "train_batch_size_0": (None, ["train", "--batch-size", "0"], "batch_size"),
     "train_fraction_0": (None, ["train", "--fraction", "0"], "--fraction must be in (0, 1]"),
     "train_fraction_1_5": (None, ["train", "--fraction", "1.5"], "--fraction must be"),
+    "train_learning_rate_nan": (None, ["train", "--learning-rate", "nan"],
+                                "learning_rate must be positive, got nan"),
+    "eval_temperature_nan": (None, ["eval", "--samples", "2", "--temperature", "nan"],
+                             "--temperature must be above 0"),
     # ratings files
+    "ratings_nested_deep": (_write("r.jsonl", '{"type": "rating", "x": ' + "[" * 100_000
+                                   + "]" * 100_000 + "}\n"), ["review", "--import", "r.jsonl"],
+                            "r.jsonl:1: nested too deeply"),
+    "rating_tags_not_a_list": (_write("r.jsonl", _rating(tags="urgent")),
+                               ["review", "--import", "r.jsonl"], "tags must be a list"),
     "rating_score_99": (_write("r.jsonl", _rating(score=99)), ["review", "--import", "r.jsonl"],
                         "r.jsonl:1: score must be a number between 1 and 5, got 99"),
     "rating_passed_no": (_write("r.jsonl", _rating(passed="no")),
@@ -210,5 +238,5 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_store_as_it_was(
 
 def test_the_case_list_counts_distinct_bad_inputs():
     """The closing note's figure: how many distinct bad inputs this file tries."""
-    assert len(CASES) >= 40
+    assert len(CASES) >= 54
     assert os.environ.get("FTP_HOME")  # isolated home: nothing leaked into ~

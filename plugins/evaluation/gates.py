@@ -76,12 +76,15 @@ def load_gates(path: Path | str) -> GateFile:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot read the gates file: {error.strerror}", path=str(path)) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        found = re.search(r"^(.*?)\s*\(at line (\d+), column \d+\)", str(error))
-        message, line = (found.group(1), int(found.group(2))) if found else (str(error), None)
-        raise InputError(f"TOML syntax error: {message}", path=str(path), line=line) from None
+    with boundaries.reading(path):  # nested too deep: exit 2
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            found = re.search(r"^(.*?)\s*\(at line (\d+), column \d+\)", str(error))
+            message, line = (found.group(1), int(found.group(2))) if found else (str(error),
+                                                                                 None)
+            raise InputError(f"TOML syntax error: {message}", path=str(path),
+                             line=line) from None
     unknown = set(data) - TOP_KEYS
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ftp.boundaries import reading
 from ftp.errors import InputError, UserError
 from ftp.plugins.review.data import check_rating
 from ftp.store import Store
@@ -85,10 +86,12 @@ def _lines(path: Path):
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
-        try:
-            line = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise InputError(f"not JSON: {error.msg}", path=str(path), line=number) from None
+        with reading(path, number):  # nested too deep, too many digits: exit 2
+            try:
+                line = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise InputError(f"not JSON: {error.msg}", path=str(path),
+                                 line=number) from None
         if not isinstance(line, dict) or line.get("type") not in ("rating", "preference"):
             raise InputError('each line must be an object with "type": "rating" or '
                              '"preference"', path=str(path), line=number)

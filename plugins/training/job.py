@@ -77,7 +77,7 @@ def check(values: dict[str, Any]) -> None:
     positive = ("learning_rate", "batch_size", "gradient_accumulation", "pack_tokens",
                 "save_steps", "eval_steps", "lora_r")
     for key in positive:
-        if values[key] <= 0:
+        if not values[key] > 0:  # also refuses nan
             raise UserError(f"train setting {key} must be positive, got {values[key]!r}")
     if values["max_steps"] <= 0 and values["epochs"] <= 0:
         raise UserError("set epochs > 0 or max_steps > 0; both leave nothing to train")
