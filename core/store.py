@@ -33,7 +33,7 @@ RUNS_MARK = "/.ftp/runs/"
 # How long a write waits for another command's write to finish (seconds); each try waits
 # BUSY_STEP_MS inside SQLite, then backs off. FTP_STORE_TIMEOUT overrides the total.
 BUSY_TIMEOUT_S = 120.0
-BUSY_STEP_MS = 2000
+BUSY_STEP_MS = 10_000
 _last_opened: list[Path] = []
 
 
@@ -195,7 +195,9 @@ class Store:
         _last_opened.append(self.path)
         try:
             self.db = Database(self.path)
-            self.db.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
+            # SQLite's own wait, for every write (implicit ones too): up to 10 s, as before
+            step = min(BUSY_STEP_MS, int(_busy_timeout() * 1000))
+            self.db.execute(f"PRAGMA busy_timeout = {step}")
             self._retrying(self.db.enable_wal)
             self.db.execute("PRAGMA foreign_keys = ON")
             self._retrying(lambda: migrations.apply(self.db))
