@@ -44,7 +44,7 @@ def serve_command(model: str, engine: str, host: str, port: int, api_key: str | 
     from ftp.plugins.generation.models import optional_project
     from ftp.plugins.serving.serve import ServeOptions, check_options, serve
 
-    check_options(engine, host, port)
+    check_options(host, port)
     project = optional_project()
     options = ServeOptions(engine, host, port, api_key, scrub_outputs, log_requests)
     log_dir = (project.root / ".ftp" / "serve") if project else Path.cwd() / ".ftp-serve"

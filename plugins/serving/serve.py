@@ -54,8 +54,11 @@ def served_folder(project: Any, ref: str) -> Path:
 
 
 def needs_proxy(options: ServeOptions) -> bool:
-    """transformers serve has no API key of its own, and no engine scrubs outputs."""
-    return options.scrub_outputs or (bool(options.api_key) and options.engine == "transformers")
+    """transformers serve has no API key of its own and logs no request bodies, and no
+    engine scrubs outputs."""
+    transformers = options.engine == "transformers"
+    return options.scrub_outputs or (transformers and (bool(options.api_key)
+                                                       or options.log_requests))
 
 
 def serve(project: Any, ref: str, options: ServeOptions, log_dir: Path) -> None:
@@ -123,7 +126,7 @@ def _scrubber(project: Any) -> Any:
     return scrubber
 
 
-def check_options(engine: str, host: str, port: int) -> None:
+def check_options(host: str, port: int) -> None:
     if not 1 <= port <= 65535:
         raise UserError(f"--port must be between 1 and 65535, not {port}")
     if not host:
