@@ -96,6 +96,12 @@ def _model_errors() -> tuple[type[BaseException], ...]:
         errors.append(SafetensorError)
     except ImportError:  # pragma: no cover - safetensors is a dependency
         pass
+    try:  # a config.json value of the wrong type ("hidden_size": "abc")
+        from huggingface_hub.errors import StrictDataclassError
+
+        errors.append(StrictDataclassError)
+    except ImportError:  # pragma: no cover - older huggingface_hub
+        pass
     return tuple(errors)
 
 

@@ -73,6 +73,22 @@ def _broken_model(kind: str) -> Callable[[Path], None]:
     return setup
 
 
+def _model_changed(change: Callable[[Path], None]) -> Callable[[Path], None]:
+    """A copy of the project's model at ./broken, changed by ``change(folder)``."""
+    def setup(root: Path) -> None:
+        broken = root / "broken"
+        shutil.copytree(Path(_model_path(root)), broken)
+        change(broken)
+    return setup
+
+
+def _config_value(**values) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, **values}))
+    return _model_changed(change)
+
+
 def _model_path(root: Path) -> str:
     import tomllib
 
@@ -149,6 +165,14 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, list[str], str]] = {
     "train_corrupt_tokenizer": (_broken_model("tokenizer.json"),
                                 ["train", "--model", "broken"],
                                 "tokenizer.json: not valid JSON"),
+    "eval_unknown_model_type": (_config_value(model_type="banana"), ["eval", "broken"],
+                                "does not recognize this architecture"),
+    "train_config_value_wrong_type": (_config_value(hidden_size="abc"),
+                                      ["train", "--model", "broken"], "hidden_size"),
+    "eval_tokenizer_not_a_tokenizer": (_model_changed(lambda f: (f / "tokenizer.json").write_text(
+        '{"version": "1.0", "model": 5}')), ["eval", "broken"], "cannot load the tokenizer"),
+    "eval_no_weights": (_model_changed(lambda f: (f / "model.safetensors").unlink()),
+                        ["eval", "broken"], "no weights"),
     # gates files (checked before anything is evaluated)
     "gates_alpha_high": (_gates('alpha = "high"\n' + GATE + "min = 0.1\n"),
                          ["eval", "--gates", "gates.toml"], "gates.toml:1: alpha must be"),
@@ -238,5 +262,5 @@ def test_bad_input_exits_2_with_one_line_and_leaves_the_store_as_it_was(
 
 def test_the_case_list_counts_distinct_bad_inputs():
     """The closing note's figure: how many distinct bad inputs this file tries."""
-    assert len(CASES) >= 54
+    assert len(CASES) >= 58
     assert os.environ.get("FTP_HOME")  # isolated home: nothing leaked into ~

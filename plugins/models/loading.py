@@ -136,6 +136,27 @@ def check_folder(folder: Path | str) -> None:
             _check_json(path)
     for path in sorted(folder.glob("*.safetensors")):
         _check_safetensors(path)
+    if (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+        _check_config_and_weights(folder)
+    if (folder / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer
+
+        with model_loading(folder):  # valid JSON that is not a tokenizer
+            Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+
+WEIGHTS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")
+
+
+def _check_config_and_weights(folder: Path) -> None:
+    from transformers import AutoConfig
+
+    with model_loading(folder):  # an unknown model_type, a value of the wrong type
+        AutoConfig.from_pretrained(str(folder))
+    if not any(next(folder.glob(pattern), None) for pattern in WEIGHTS):
+        raise UserError(f"{folder}: no weights (no *.safetensors or *.bin file)",
+                        hint="copy the model's weight files into the folder, or export the "
+                             "model again")
 
 
 def _check_json(path: Path) -> None:
