@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftp.plugin_manager import get_plugin_manager, trace
+from ftp.store import process_start_time
+
 if TYPE_CHECKING:
     from ftp.project import Project
     from ftp.store import RunRecord
@@ -25,8 +28,6 @@ if TYPE_CHECKING:
 def notify(hook_name: str, **kwargs: Any) -> None:
     """Call every plugin's ``hook_name`` implementation; one that raises is reported in one
     line naming the plugin, and the others still run."""
-    from ftp.plugin_manager import get_plugin_manager, trace
-
     caller = getattr(get_plugin_manager().hook, hook_name)
     for impl in reversed(caller.get_hookimpls()):  # pluggy's own calling order
         trace(hook_name, impl.plugin_name, "called")
@@ -55,8 +56,6 @@ def start(project: Project, kind: str, **fields: Any) -> RunRecord:
 def resume(project: Project, run: RunRecord) -> RunRecord:
     """Mark a failed run ``running`` again, owned by this process (its pid is what another
     ftp process checks before it marks the run dead)."""
-    from ftp.store import process_start_time
-
     pid = os.getpid()
     project.store.update_run(run.id, status="running", pid=pid, error=None,
                              pid_started=process_start_time(pid), finished_at=None)

@@ -3,6 +3,8 @@ next ``mNNN_...`` instead. Later capabilities add columns, not rewrites."""
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("ftp")
@@ -124,8 +126,6 @@ def m004_pipeline_stages(db: Database) -> None:
 def m005_relative_run_paths(db: Database) -> None:
     """Run folders (and a train run's final model) relative to the project, so a copied or
     moved project reads and writes its own folders, not the original's."""
-    import json
-
     for row in list(db["runs"].rows_where("artifacts_path like '/%'")):
         update = {"artifacts_path": _relative_run_path(row["artifacts_path"])}
         summary = json.loads(row["summary"]) if row["summary"] else {}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp import config as config_module
+from ftp import lifecycle
 from ftp.errors import ProjectNotFound, UserError
 from ftp.store import RunRecord, Store
 
@@ -75,8 +76,6 @@ class Project:
         The run's artifact folder is created; plugins observe start and end through the
         ``ftp_run_started`` and ``ftp_run_finished`` hooks (``ftp.lifecycle``).
         """
-        from ftp import lifecycle
-
         with lifecycle.running(self, lifecycle.start(self, kind, **fields)) as record:
             yield record
 
@@ -84,8 +83,6 @@ class Project:
     def resume(self, run: RunRecord) -> Iterator[RunRecord]:
         """Continue a failed run in this process: ``running`` again (this pid, the
         ``ftp_run_started`` hook), then ``finished`` or ``failed`` like ``run``."""
-        from ftp import lifecycle
-
         with lifecycle.running(self, lifecycle.resume(self, run)) as record:
             yield record
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import time
@@ -16,11 +17,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from ftp import __version__
 from ftp.errors import NotFound, UserError
 from ftp.migrations import migrations
 
@@ -171,10 +174,6 @@ def _busy_timeout() -> float:
 
 def package_versions() -> dict[str, str]:
     """Versions of the packages that change results, read without importing them."""
-    from importlib import metadata
-
-    from ftp import __version__
-
     found = {"ftp": __version__}
     for name in TRACKED_PACKAGES:
         try:
@@ -319,8 +318,6 @@ class Store:
     def forget_run(self, run: RunRecord) -> bool:
         """Remove a run a user's bad input stopped (and its folder), so the store is as it
         was; a run something refers to (a pipeline stage, an eval) stays, marked failed."""
-        import shutil
-
         try:
             with self.transaction() as db:
                 db["runs"].delete(run.id)

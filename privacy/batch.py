@@ -23,6 +23,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import (
+    IbanRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+)
+
 ID_KEY = "recognizer_identifier"
 NAME_KEY = "recognizer_name"
 ENHANCED_KEY = "is_score_enhanced_by_context"
@@ -35,8 +42,6 @@ class BatchAnalyzer:
 
     def __init__(self, analyzer: Any, entities: list[str], *, score_threshold: float,
                  allow_list: list[str] | None = None, batch_size: int = 256) -> None:
-        from presidio_analyzer import EntityRecognizer, RecognizerResult
-
         assert (RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, RecognizerResult.RECOGNIZER_NAME_KEY,
                 RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY) == (ID_KEY, NAME_KEY,
                                                                        ENHANCED_KEY)
@@ -139,13 +144,6 @@ class BatchAnalyzer:
 def _reads_entities_only(recognizer: Any) -> bool:
     """True for recognizers whose ``analyze`` reads no tokens or lemmas: Presidio's pattern,
     IBAN, phone and spaCy recognizers, and those marked ``ftp_reads_entities_only``."""
-    from presidio_analyzer import PatternRecognizer
-    from presidio_analyzer.predefined_recognizers import (
-        IbanRecognizer,
-        PhoneRecognizer,
-        SpacyRecognizer,
-    )
-
     known = (PatternRecognizer.analyze, IbanRecognizer.analyze, PhoneRecognizer.analyze,
              SpacyRecognizer.analyze)
     return type(recognizer).analyze in known or getattr(recognizer, "ftp_reads_entities_only",

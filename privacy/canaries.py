@@ -14,6 +14,7 @@ from typing import Any
 
 from ftp.api import Project
 from ftp.errors import NotFound, UserError
+from ftp.store import now
 
 SECRET_FORMAT = "ddd ddd ddd"
 SECRET_SPACE_BITS = 29.897  # log2(10**9)
@@ -65,8 +66,6 @@ def canary_records(project: Project, dataset_id: int, n: int, seed: int) -> list
     if n < 0:
         raise UserError(f"privacy.canaries must be 0 or more, got {n}")
     canaries = make_canaries(n, seed)
-    from ftp.store import now
-
     rows = [{"dataset_id": dataset_id, "secret": c["secret"], "prefix": c["prefix"],
              "instruction": c["instruction"], "record": json.dumps(c["record"]),
              "secret_format": SECRET_FORMAT, "seed": seed, "created_at": now()}

@@ -13,6 +13,8 @@ import random
 import re
 from typing import Any
 
+from faker import Faker
+
 ALLOW_TERMS = ("Acme Cloud", "Jordan Router X2", "Support Bot", "Paris Plan")
 
 _TEMPLATES = (
@@ -60,8 +62,6 @@ _SLOT = re.compile(r"\{([A-Z_]+)\}")
 
 
 def fakers_for(seed: int) -> dict[str, Any]:
-    from faker import Faker
-
     fakers = {}
     for index, locale in enumerate(_LOCALES):
         faker = Faker(locale)

@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 # "Ana", "O'Neil", "McDonald", "Jean-Luc"; not a word that starts a team's signature
@@ -64,8 +66,6 @@ def context_matches(text: str) -> Iterable[tuple[int, int]]:
 
 def context_recognizer():
     """Self-introductions and sign-off lines, as a Presidio recognizer (no model needed)."""
-    from presidio_analyzer import LocalRecognizer, RecognizerResult
-
     class PersonContextRecognizer(LocalRecognizer):
         def load(self) -> None:
             pass

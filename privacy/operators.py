@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from faker import Faker
+
 from ftp.errors import ConfigError
 from ftp.paths import ftp_home
 
@@ -59,8 +61,6 @@ class Pseudonymizer:
     """The same value of the same type always maps to the same realistic fake."""
 
     def __init__(self, secret: bytes) -> None:
-        from faker import Faker
-
         self.secret = secret
         self.faker = Faker("en_US")
         self.cache: dict[tuple[str, str], str] = {}

@@ -23,7 +23,13 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from re import _parser
 from typing import Any
+
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, Leniency, PhoneMetadata, PhoneNumberMatcher
+from presidio_analyzer import EntityRecognizer
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 # A plus sign, a letter, or what starts an extension without letters (phonenumbers'
 # _EXTN_PATTERNS_FOR_PARSING: "#", "~", ",", ";" and their full-width forms).
@@ -36,8 +42,6 @@ _LOOKAROUND = re.compile(r"\$|\(\?[=!<]")
 def valid_digit_counts(region: str) -> tuple[int, int] | None:
     """Fewest and most digits a candidate parsed in ``region`` (no plus sign, no IDD
     prefix, no letters) may hold for the result to be valid; None: no bound proven."""
-    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
-
     metadata = PhoneMetadata.metadata_for_region(region)
     if metadata is None or _LOOKAROUND.search(metadata.international_prefix or "$"):
         return None
@@ -66,8 +70,6 @@ def valid_digit_counts(region: str) -> tuple[int, int] | None:
 
 def re_width(pattern: str) -> int:
     """The longest text ``pattern`` can match (regex internals; a large number if unbounded)."""
-    from re import _parser  # the regex parser's own width computation
-
     return min(_parser.parse(pattern).getwidth()[1], 1_000)
 
 
@@ -85,8 +87,6 @@ def cannot_be_valid(candidate: str, region: str) -> bool:
 
 
 def matcher_class() -> type:
-    from phonenumbers import Leniency, PhoneNumberMatcher
-
     class ShortCandidateSkippingMatcher(PhoneNumberMatcher):
         def _parse_and_verify(self, candidate: str, offset: int) -> Any:
             if self.leniency == Leniency.VALID and cannot_be_valid(candidate,
@@ -100,10 +100,6 @@ def matcher_class() -> type:
 def phone_recognizer() -> Any:
     """Presidio's ``PhoneRecognizer`` (same regions, leniency, score and results) on the
     skipping matcher."""
-    import phonenumbers
-    from presidio_analyzer import EntityRecognizer
-    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
-
     matcher = matcher_class()
 
     class FastPhoneRecognizer(PhoneRecognizer):

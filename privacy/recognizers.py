@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import re
 
+from presidio_analyzer import LocalRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
+
+from ftp.privacy.engine import digits, gate
+
 _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 _WORD = rf"[{_UPPER}][{_LOWER}'’]+(?:-[{_UPPER}]?[{_LOWER}'’]+)*"
@@ -30,14 +35,10 @@ CARD_2_SERIES = r"\b2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?
 
 def phone_recognizer():
     """Phone numbers by shape, 10 to 15 digits before any extension."""
-    from presidio_analyzer import Pattern, PatternRecognizer
-
     class PhoneShapeRecognizer(PatternRecognizer):
         def validate_result(self, pattern_text: str) -> bool:
             number = re.split(r"x|ext", pattern_text)[0]
             return 10 <= sum(c.isdigit() for c in number) <= 15
-
-    from ftp.privacy.engine import digits, gate
 
     recognizer = PhoneShapeRecognizer(
         supported_entity="PHONE_NUMBER", name="ftp_phone_shapes",
@@ -50,10 +51,6 @@ def phone_recognizer():
 def card_recognizer():
     """Presidio's credit-card recognizer (Luhn check) with the 2-series pattern."""
     from presidio_analyzer import Pattern
-    from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
-
-    from ftp.privacy.engine import digits, gate
-
     recognizer = CreditCardRecognizer(
         patterns=[Pattern("mastercard_2_series", CARD_2_SERIES, 0.3)], name="ftp_card_2_series")
     gate(recognizer, lambda text: digits(text, 16))  # the pattern holds 16 digits
@@ -62,8 +59,6 @@ def card_recognizer():
 
 def person_cue_recognizer():
     """Names right after a cue word; scored above NER so a cue beats a LOCATION guess."""
-    from presidio_analyzer import LocalRecognizer, RecognizerResult
-
     class PersonCueRecognizer(LocalRecognizer):
         def load(self) -> None:
             pass

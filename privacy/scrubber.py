@@ -19,10 +19,14 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from presidio_anonymizer import AnonymizerEngine
+
 from ftp.privacy import engine as engines
 from ftp.privacy.batch import BatchAnalyzer
 from ftp.privacy.names import same_record_names
 from ftp.privacy.operators import Pseudonymizer, check_operators, load_secret, replacement
+from ftp.privacy.settings import check_privacy, never_found, weakening_warnings
+from ftp.registry import collect
 
 # Names are the PII people write most: the NER tier is the default, "patterns" is opt-in.
 DEFAULT_TIER = "ner"
@@ -73,8 +77,6 @@ def plugin_recognizers(entities: list[str]) -> list:
     phone-number recognizer) only when that type is among ``entities``, so a type turned
     off in ftp.toml stays off.
     """
-    from ftp.registry import collect
-
     found = []
     for registered in collect("pii_detectors").values():
         types = registered.obj.supported_entities
@@ -91,8 +93,6 @@ class Scrubber:
                  allow_list: list[str] | None = None, secret: bytes | None = None,
                  batch_size: int = 256, score_threshold: float = 0.3,
                  workers: int = 1) -> None:
-        from presidio_anonymizer import AnonymizerEngine
-
         check_operators(operators, default_operator)
         self.analyzer = analyzer
         self.tier = tier
@@ -118,8 +118,6 @@ class Scrubber:
     def from_config(cls, config: dict[str, Any], secret: bytes | None = None,
                     **overrides: Any) -> Scrubber:
         """Build from a ``[privacy]`` table; ``overrides`` win (e.g. ``tier="ner"``)."""
-        from ftp.privacy.settings import check_privacy, weakening_warnings
-
         settings = {**config, **{k: v for k, v in overrides.items() if v is not None}}
         check_privacy(settings)
         tier = settings.get("tier", DEFAULT_TIER)
@@ -284,8 +282,6 @@ class Scrubber:
 
     def never_found(self) -> str | None:
         """One line naming the entities searched for and never found so far, or None."""
-        from ftp.privacy.settings import never_found
-
         return never_found(self.entities, self._report)
 
     def warnings_so_far(self) -> list[str]:

@@ -33,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from ftp.api import Project, Tokenizer
+from ftp.errors import NotFound, UserError
+from ftp.plugins.audit.leakage import Progress, continuation_logprobs, load_model
+from ftp.plugins.data.catalog import examples
+from ftp.plugins.data.formatters import get_formatter
+from ftp.plugins.scrub.files import detect_format, read_records
+from ftp.privacy.corpus import fake_value, fakers_for
 
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)>")
 
@@ -101,9 +107,6 @@ def training_sites(project: Project, dataset_id: int, tokenizer: Tokenizer, *, l
                    raw_path: Path | None = None, seed: int = 0) -> list[Site]:
     """Up to ``limit`` placeholder sites from a dataset's training split (canaries aside),
     drawn evenly at random (seeded) across the records that have any."""
-    from ftp.plugins.data.catalog import examples
-    from ftp.plugins.data.formatters import get_formatter
-
     settings = project.config["format"]
     formatter = get_formatter(settings["template"])
     raw = RawIndex(_read_raw(raw_path)) if raw_path else None
@@ -120,15 +123,11 @@ def training_sites(project: Project, dataset_id: int, tokenizer: Tokenizer, *, l
 
 
 def _read_raw(path: Path) -> list[dict]:
-    from ftp.plugins.scrub.files import detect_format, read_records
-
     return list(read_records(Path(path), detect_format(Path(path))))
 
 
 def surrogates(entity: str, n: int, seed: int = 0) -> list[str]:
     """``n`` realistic values of ``entity`` (none for a type Faker cannot make)."""
-    from ftp.privacy.corpus import fake_value, fakers_for
-
     rng, fakers = random.Random(f"ftp-surrogates-{entity}-{seed}"), fakers_for(seed)
     try:
         return [fake_value(entity, rng, fakers) for _ in range(n)]
@@ -139,8 +138,6 @@ def surrogates(entity: str, n: int, seed: int = 0) -> list[str]:
 def score_sites(model: Any, tokenizer: Tokenizer, sites: list[Site], candidates: int = 10,
                 seed: int = 0, label: str = "") -> list[dict[str, Any]]:
     """Log-probabilities of the placeholder, the surrogates and the original at each site."""
-    from ftp.plugins.audit.leakage import Progress, continuation_logprobs
-
     pools = {e: surrogates(e, candidates, seed) for e in {s.entity for s in sites}}
     rows = []
     meter = Progress(sum(2 + len(pools[s.entity]) - (not s.original) for s in sites),
@@ -208,9 +205,6 @@ def base_model(model: Any, base_path: str | None) -> Iterator[Any]:
         with model.disable_adapter():
             yield model
         return
-    from ftp.errors import NotFound, UserError
-    from ftp.plugins.audit.leakage import load_model
-
     try:
         base = load_model(base_path)[0] if base_path else None
     except (NotFound, UserError):  # not installed here: the audit goes on without it

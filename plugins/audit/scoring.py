@@ -20,6 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
+from ftp.plugins.evaluation.prefix_cache import PrefixCache, cache_keyword, supports_prefix_cache
+
 Tick = Callable[[int], None]
 
 
@@ -50,16 +54,12 @@ def _unwrapped(model: Any) -> Any:
 
 
 def _cache_works(model: Any) -> bool:
-    from ftp.plugins.evaluation.prefix_cache import supports_prefix_cache
-
     return supports_prefix_cache(_unwrapped(model))
 
 
 def full_sequences(model: Any, tokenizer: Any, sequences: list[list[int]], begins: list[int],
                    batch_size: int = 64, tick: Tick | None = None) -> list[float]:
     """Every ``context + continuation`` as its own right-padded sequence (the reference)."""
-    import torch
-
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     scores = []
     for start in range(0, len(sequences), batch_size):
@@ -82,10 +82,6 @@ def cached_prefix(model: Any, tokenizer: Any, sequences: list[list[int]], begins
                   shared: int, batch_size: int = 256, tick: Tick | None = None) -> list[float]:
     """The first ``shared`` tokens (the same in every sequence) run once; each batch runs
     the rest of its sequences on their key/value states."""
-    import torch
-
-    from ftp.plugins.evaluation.prefix_cache import PrefixCache, cache_keyword
-
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with torch.no_grad():
         cache = PrefixCache(model, sequences[0][:shared], device=_device(model))
@@ -102,8 +98,6 @@ def cached_prefix(model: Any, tokenizer: Any, sequences: list[list[int]], begins
 
 def _score_tails(model: Any, cache: Any, tails: list[list[int]], begins: list[int],
                  shared: int, pad: int) -> list[float]:
-    import torch
-
     width = max(map(len, tails))
     device = _device(model)
     ids = torch.tensor([t + [pad] * (width - len(t)) for t in tails], device=device)

@@ -15,6 +15,8 @@ from ftp.errors import UserError
 from ftp.plugins.data.catalog import list_datasets, load_records, resolve_dataset
 from ftp.plugins.data.formats import format_of
 from ftp.plugins.data.formatters import get_formatter, render_chat, to_messages
+from ftp.plugins.data.importer import MAX_FIELD_CHARS, MAX_LINE_BYTES, import_records
+from ftp.plugins.data.sources import open_source
 from ftp.plugins.data.tokenize import EncodedData, encode_records
 
 __all__ = ["EncodedData", "encode_records", "import_dataset", "list_datasets",
@@ -32,9 +34,6 @@ def import_dataset(project: Any, source: str | Path, *, name: str | None = None,
     ``max_line_bytes`` or a text field over ``max_field_chars`` is bad input (defaults in
     ``importer.MAX_LINE_BYTES`` / ``MAX_FIELD_CHARS``).
     """
-    from ftp.plugins.data.importer import MAX_FIELD_CHARS, MAX_LINE_BYTES, import_records
-    from ftp.plugins.data.sources import open_source
-
     path = Path(source).expanduser()
     caps = {"max_field_chars": max_field_chars or MAX_FIELD_CHARS}
     reader_options["max_line_bytes"] = reader_options.get("max_line_bytes") or MAX_LINE_BYTES

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from datasketch import MinHash
 
 NUM_PERM = 64
 BANDS = 16
@@ -55,14 +56,10 @@ class MinHasher:
     """MinHash signatures of word 3-grams, sharing one set of permutations."""
 
     def __init__(self, num_perm: int = NUM_PERM, seed: int = 1) -> None:
-        from datasketch import MinHash
-
         self._template = MinHash(num_perm=num_perm, seed=seed, hashfunc=_crc)
         self.num_perm = num_perm
 
     def signature(self, text: str) -> np.ndarray:
-        from datasketch import MinHash
-
         words = normalise(text).split()
         shingles = {" ".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))}
         minhash = MinHash(num_perm=self.num_perm, hashfunc=_crc,

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
+import regex
+
 from ftp.api import Tokenizer
 
 GPT2_PATTERN = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"
@@ -69,8 +71,6 @@ class PieceEncoder:
     """``__call__(texts) -> ids`` equal to the backend's ``encode_batch`` ids."""
 
     def __init__(self, backend: Any, pattern: str, added: dict[str, int]) -> None:
-        import regex
-
         self.backend, self.model = backend, backend.model
         self.findall = regex.compile(pattern).findall
         names = sorted(added, key=len, reverse=True)

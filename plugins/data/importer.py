@@ -25,6 +25,8 @@ from ftp.plugins.data.dedupe import Deduper, record_text
 from ftp.plugins.data.settings import check_data, check_split_key
 from ftp.plugins.data.splits import assign_split, key_hash, stratify
 from ftp.plugins.data.validate import Located, Validator, field_names, parse_mapping
+from ftp.privacy import build_scrubber
+from ftp.privacy.canaries import canary_records
 from ftp.progress import progress
 from ftp.store import dumps, now
 
@@ -170,8 +172,6 @@ def _add_canaries(project: Project, db: Any, dataset_id: int, start: int,
     count = int(project.config["privacy"].get("canaries") or 0)
     if count <= 0:
         return 0
-    from ftp.privacy.canaries import canary_records
-
     seed = int(project.config["train"].get("seed", 0))
     records = canary_records(project, dataset_id, count, seed)
     rows = [_row(dataset_id, start + i, {"format": "alpaca", "input": "", **record}, settings,
@@ -214,8 +214,6 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
     failure removes what was written, and a killed import's pending rows are removed when
     the store is next opened.
     """
-    from ftp.privacy import build_scrubber
-
     settings = dict(project.config["data"])
     source, fmt = run_config["source"], run_config["format"]
     report = ImportReport(Path(run.artifacts_path) / "skipped.jsonl", source)

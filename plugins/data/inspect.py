@@ -7,9 +7,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot as plt
+
 from ftp.api import Project, Tokenizer
 from ftp.plugins.data import catalog
+from ftp.plugins.data.formats import format_of
 from ftp.plugins.data.splits import SPLITS
+from ftp.plugins.data.tokenize import encode_records, encode_texts
 
 
 def diff(project: Project, first: str, second: str, preview: int = 5) -> dict[str, Any]:
@@ -37,8 +42,6 @@ def diff(project: Project, first: str, second: str, preview: int = 5) -> dict[st
 
 
 def _preview(db: Any, dataset_id: int, hashes: list[str]) -> list[str]:
-    from ftp.plugins.data.formats import format_of
-
     out = []
     for content in hashes:
         row = db.execute("select record from examples where dataset_id = ? and "
@@ -66,8 +69,6 @@ def percentiles(values: list[int], points: tuple[int, ...] = (50, 90, 95, 99, 10
 def stats(project: Project, dataset: Any, tokenizer: Tokenizer, *, template: Any, max_length: int,
           truncation: str, histogram: Path | None) -> dict[str, Any]:
     """Counts per split and source, token-length percentiles, truncated/dropped counts."""
-    from ftp.plugins.data.tokenize import encode_records
-
     row = catalog.resolve_dataset(project, dataset)
     per_split: dict[str, Any] = {}
     lengths: dict[str, list[int]] = {}
@@ -100,11 +101,7 @@ def _source(example: dict[str, Any], dataset: dict[str, Any]) -> str:
 
 def write_histogram(lengths: dict[str, list[int]], path: Path, title: str,
                     max_length: int) -> None:
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     figure, axis = plt.subplots(figsize=(7, 4))
     for split, values in lengths.items():
         if values:
@@ -122,8 +119,6 @@ def write_histogram(lengths: dict[str, list[int]], path: Path, title: str,
 
 def token_view(tokenizer: Tokenizer, text: str, limit: int) -> dict[str, Any]:
     """The first ``limit`` token ids with their text, and whether decode(encode) round-trips."""
-    from ftp.plugins.data.tokenize import encode_texts
-
     ids = encode_texts(tokenizer, [text])[0]
     decoded = tokenizer.decode(ids)
     return {

@@ -13,6 +13,7 @@ from typing import Any
 
 from ftp.api import Project
 from ftp.errors import UserError
+from ftp.plugins.data.importer import import_records
 
 SQL = """
 select p.id, p.chosen, coalesce(nullif(p.prompt, ''), a.prompt, b.prompt) as prompt,
@@ -40,8 +41,6 @@ def preference_pairs(db: Any, ties: list[int]) -> Iterator[tuple[str, dict[str, 
 def import_reviews(project: Project, name: str = "reviews") -> dict[str, Any]:
     """A preference dataset from every decided pair; a pair with a missing output is skipped
     and reported."""
-    from ftp.plugins.data.importer import import_records
-
     db = project.store.db
     if not db["preferences"].count:
         raise UserError("no human preferences in this project yet",

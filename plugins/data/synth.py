@@ -17,8 +17,17 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import torch
+from rouge_score import rouge_scorer
+
 from ftp.api import Project, Tokenizer
 from ftp.errors import UserError
+from ftp.plugins.data.catalog import load_records
+from ftp.plugins.data.formats import format_of
+from ftp.plugins.data.importer import import_records
+from ftp.plugins.generation.batch import generate_many
+from ftp.plugins.models import load_model
+from ftp.registry import get
 
 Complete = Callable[[list[str]], list[str]]
 ROUGE_LIMIT = 0.7
@@ -68,8 +77,6 @@ class RougeFilter:
     """Rejects an instruction too similar (ROUGE-L F >= limit) to any kept so far."""
 
     def __init__(self, existing: list[str], limit: float = ROUGE_LIMIT) -> None:
-        from rouge_score import rouge_scorer
-
         self.scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
         self.kept = list(existing)
         self.limit = limit
@@ -176,11 +183,6 @@ def model_completer(project: Project, model: str | None, max_new_tokens: int = 2
                     seed: int = 0, batch_size: int = 8) -> tuple[Complete, str]:
     """``complete(prompts)`` sampling from a local model (its chat template if it has one),
     through the batched generation loop the evaluators use."""
-    import torch
-
-    from ftp.plugins.generation.batch import generate_many
-    from ftp.plugins.models import load_model
-
     ref = model or project.config["model"]["path"]
     lm, tokenizer = load_model(ref, project)
     lm.eval()
@@ -206,9 +208,6 @@ def _as_chat(tokenizer: Tokenizer, prompt: str) -> str:
 
 def seed_tasks(project: Project, seeds: str | None) -> list[dict[str, str]]:
     """Seed tasks from a dataset's train split, as alpaca-shaped dicts."""
-    from ftp.plugins.data.catalog import load_records
-    from ftp.plugins.data.formats import format_of
-
     records = [r for r in load_records(project, seeds, "train") if r["format"] != "text"]
     if not records:
         raise UserError("no seed tasks: the dataset has no instruction records",
@@ -255,9 +254,6 @@ def evolve(project: Project, n: int = 10, seeds: str | None = None, model: str |
 def generate(project: Project, generator: str, *, n: int, name: str | None = None,
              **options: Any) -> dict[str, Any]:
     """Run ``generator`` and import its records as a new version of dataset ``name``."""
-    from ftp.plugins.data.importer import import_records
-    from ftp.registry import get
-
     if n <= 0:
         raise UserError(f"--n must be positive, got {n}")
     function = get("generators", generator)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ftp.api import Tokenizer
 from ftp.errors import UserError
+from ftp.plugins.data.chatplan import chat_renderer
 from ftp.plugins.data.fastbpe import piece_encoder
 from ftp.plugins.data.formatters import get_formatter
 
@@ -70,8 +71,6 @@ def _parallel() -> Iterator[None]:
 
 def clear_caches(tokenizer: Tokenizer) -> None:
     """Forget the piece encoder and chat-template plans, as a fresh process would."""
-    from ftp.plugins.data.chatplan import chat_renderer
-
     chat_renderer.cache_clear()
     if hasattr(tokenizer, "_ftp_piece_encoder"):
         del tokenizer._ftp_piece_encoder

@@ -20,6 +20,7 @@ from typing import Any
 from ftp import paths
 from ftp.errors import InputError, NotFound, UserError
 from ftp.plugins.evaluation import formats
+from ftp.plugins.evaluation.discover import read_splits
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,6 @@ def import_benchmark(name: str, source: Path | str, *, check_counts: bool = True
 
 
 def _install(spec: BenchSpec, source: Path, check_counts: bool) -> dict[str, Any]:
-    from ftp.plugins.evaluation.discover import read_splits
-
     splits = read_splits(spec, source)
     _check(spec, splits, source, check_counts)
     root = paths.benchmarks_dir()

@@ -9,10 +9,15 @@ turns lm-eval's results into result rows and its logged samples into per-documen
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import lm_eval
+from lm_eval.tasks import TaskManager
+
 from ftp.errors import NotFound, UserError
+from ftp.plugins.evaluation import tasks
 from ftp.plugins.evaluation.job import EvalJob
 
 METRICS = ("acc", "acc_norm")
@@ -30,13 +35,9 @@ class BenchmarkEvaluator:
         return {self.name: METRICS, f"{self.name}_*": METRICS}
 
     def fingerprint(self, job: EvalJob) -> str:
-        from ftp.plugins.evaluation import tasks
-
         return tasks.build([self.name]).fingerprint
 
     def __call__(self, job: EvalJob) -> list[dict[str, Any]]:
-        from ftp.plugins.evaluation import tasks
-
         folder = tasks.build([self.name])
         return run_tasks(job, folder.path, [self.name], group=self.name)
 
@@ -51,8 +52,6 @@ class TaskFolderEvaluator:
         self.name = f"lm-eval:{self.path.name}"
 
     def task_names(self) -> list[str]:
-        from lm_eval.tasks import TaskManager
-
         manager = TaskManager(include_path=str(self.path), include_defaults=False)
         # a folder with groups runs its groups (they run their members), else its tasks
         names = sorted(manager.all_groups) or sorted(manager.all_subtasks)
@@ -84,9 +83,6 @@ def run_tasks(job: EvalJob, include_path: Path, names: list[str],
 
 
 def simple_evaluate(lm: Any, include_path: Path, names: list[str], settings) -> dict:
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
     manager = TaskManager(include_path=str(include_path), include_defaults=False)
     _quiet_git_hash()
     try:
@@ -102,8 +98,6 @@ def simple_evaluate(lm: Any, include_path: Path, names: list[str], settings) -> 
 def _quiet_git_hash() -> None:
     """lm-eval records ``git describe`` of the working folder; outside a git checkout git
     prints "fatal: not a git repository" to the user's terminal. Same lookup, stderr muted."""
-    import subprocess
-
     import lm_eval.evaluator
 
     def git_hash() -> str | None:

@@ -13,6 +13,10 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+from spellchecker import SpellChecker
+
+from ftp import registry
+
 WORD = re.compile(r"[A-Za-z][A-Za-z']+")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?")
 NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}")
@@ -27,8 +31,6 @@ def _words(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _spell():
-    from spellchecker import SpellChecker
-
     return SpellChecker()
 
 
@@ -142,8 +144,6 @@ BUILTIN = {
 
 def categorize_samples(samples: list[dict[str, Any]]) -> None:
     """Set ``sample["categories"]`` = {category: reason} from every registered categorizer."""
-    from ftp import registry
-
     categorizers = registry.collect("error_categorizers")
     for sample in samples:
         found = {}

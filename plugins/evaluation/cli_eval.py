@@ -7,11 +7,20 @@ from typing import Any
 
 import click
 
-from ftp.errors import CheckFailed, UserError
+from ftp.api import EvalSettings
+from ftp.errors import CheckFailed, NotFound, UserError
+from ftp.lifecycle import notify
 from ftp.output import echo_json, echo_table
+from ftp.plugins.evaluation import decide, reports
+from ftp.plugins.evaluation.benchmarks import TaskFolderEvaluator
 from ftp.plugins.evaluation.commands import GATE_COLUMNS
+from ftp.plugins.evaluation.gates import check_suite, load_gates
+from ftp.plugins.evaluation.reports import headline
+from ftp.plugins.evaluation.runner import evaluate, resolve_evaluators
+from ftp.plugins.evaluation.settings import check_flags, check_settings
 from ftp.plugins.serving.endpoint_eval import evaluate_endpoint, is_endpoint
 from ftp.progress import info
+from ftp.project import Project
 
 
 def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path],
@@ -20,10 +29,6 @@ def run_eval(*, model: str | None, suite: list[str] | None, task_dirs: list[Path
              name: str | None, junit: Path | None, markdown: Path | None,
              as_json: bool, sampling: tuple[int | None, float | None] = (None, None),
              endpoint: tuple[str | None, str | None] = (None, None)) -> None:
-    from ftp.plugins.evaluation import decide, reports
-    from ftp.plugins.evaluation.gates import load_gates
-    from ftp.project import Project
-
     project = Project.find()
     config = project.config.get("eval", {})
     gate_file = load_gates(gates_path) if gates_path else None  # bad file: exit 2 up front
@@ -67,9 +72,6 @@ def _settings(config: dict[str, Any], limit: int | None, shots: int | None,
               batch_size: int | None, seed: int, device: str | None,
               sampling: tuple[int | None, float | None] = (None, None)) -> Any:
     """[eval] merged with the flags, through the one constructor (EvalSettings.from_config)."""
-    from ftp.api import EvalSettings
-    from ftp.plugins.evaluation.settings import check_flags, check_settings
-
     samples, temperature = sampling
     check_flags(limit=limit, shots=shots, batch_size=batch_size, samples=samples,
                 temperature=temperature)
@@ -87,9 +89,6 @@ def _settings(config: dict[str, Any], limit: int | None, shots: int | None,
 
 def check_gates_against_suite(gate_file: Any, suite: list[str], extra: list[Any]) -> None:
     """Each results gate names a task and metric the suite's evaluators declare (exit 2)."""
-    from ftp.plugins.evaluation.gates import check_suite
-    from ftp.plugins.evaluation.runner import resolve_evaluators
-
     produced: dict[str, Any] = {}
     complete = True
     for _, evaluator in resolve_evaluators(suite, extra):
@@ -102,14 +101,10 @@ def check_gates_against_suite(gate_file: Any, suite: list[str], extra: list[Any]
 
 
 def _task_folders(task_dirs: list[Path]) -> list[Any]:
-    from ftp.plugins.evaluation.benchmarks import TaskFolderEvaluator
-
     return [TaskFolderEvaluator(path) for path in task_dirs]
 
 
 def _evaluate(project, model, suite, settings, extra, name):
-    from ftp.plugins.evaluation.runner import evaluate
-
     if not model:
         raise UserError("no model given and no [model] path in ftp.toml")
     return evaluate(project, model, suite, settings, extra=extra, name=name)
@@ -117,8 +112,6 @@ def _evaluate(project, model, suite, settings, extra, name):
 
 def _baseline(project, ref: str, suite, settings, extra) -> int:
     """An eval run as it is; a model or train run is evaluated with the same settings."""
-    from ftp.errors import NotFound
-
     try:
         run = project.store.get_run(ref)
     except NotFound:
@@ -132,8 +125,6 @@ def _baseline(project, ref: str, suite, settings, extra) -> int:
 
 
 def _record(project, run, decisions: list[dict[str, Any]]) -> None:
-    from ftp.lifecycle import notify
-
     columns = ("gate", "task", "metric", "value", "baseline_value", "difference", "p_value",
                "ci_low", "ci_high", "reason", "baseline_run_id")
     project.store.add_gate_decisions(run.id, [
@@ -143,8 +134,6 @@ def _record(project, run, decisions: list[dict[str, Any]]) -> None:
 
 
 def _print(outcome, decisions: list[dict[str, Any]], as_json: bool) -> None:
-    from ftp.plugins.evaluation.reports import headline
-
     if as_json:
         echo_json({"run": outcome.run.id, "results": outcome.results, "cached": outcome.cached,
                    "gates": decisions, "passed": all(d["passed"] for d in decisions)})

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from ftp.output import echo_json, echo_table
+from ftp.plugins.evaluation.categorize import categorize_samples
+from ftp.project import Project
 
 
 def category_counts(samples: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -20,8 +22,6 @@ def category_counts(samples: list[dict[str, Any]]) -> dict[str, list[dict[str, A
 
 
 def recategorize(store, run_id: int) -> None:
-    from ftp.plugins.evaluation.categorize import categorize_samples
-
     samples = [s for s in store.samples(run_id)
                if json.loads(s.get("meta") or "{}").get("generated")]
     for sample in samples:
@@ -40,8 +40,6 @@ def _samples(store, run_id: int, task: str | None) -> list[dict[str, Any]]:
 
 def show_errors(ref: str, other: str | None, examples: int, task: str | None,
                 again: bool, as_json: bool) -> None:
-    from ftp.project import Project
-
     store = Project.find().store
     run = store.get_run(ref)
     if again:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftp import paths
+from ftp.plugins.models import resolve_model
+from ftp.plugins.models.loading import final_model_path, find_train_run
 
 if TYPE_CHECKING:
     from ftp.project import Project
@@ -31,9 +33,6 @@ def model_hash(ref: str, project: Project | None) -> str:
 
 
 def model_folders(ref: str, project: Project | None) -> list[Path]:
-    from ftp.plugins.models import resolve_model
-    from ftp.plugins.models.loading import final_model_path, find_train_run
-
     run = find_train_run(project, ref)
     if run is None:
         return [resolve_model(ref)]

@@ -14,7 +14,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from ftp.errors import InputError
+from ftp.plugins.data.sources import read_jsonl
 
 TABLE_SUFFIXES = (".parquet", ".arrow", ".jsonl", ".json")
 
@@ -40,8 +43,6 @@ def read_table(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_arrow(path: Path) -> list[dict[str, Any]]:
-    import pyarrow as pa
-
     with pa.memory_map(str(path)) as source:
         try:
             return pa.ipc.open_stream(source).read_all().to_pylist()
@@ -52,8 +53,6 @@ def _read_arrow(path: Path) -> list[dict[str, Any]]:
 
 def read_jsonl_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSONL file (``.jsonl.bz2`` too), through the data pipeline's reader."""
-    from ftp.plugins.data.sources import read_jsonl
-
     return [row for _, row in read_jsonl(path)]
 
 

@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 from ftp.api import Tokenizer
+from ftp.plugins.generation.batch import generate
+from ftp.plugins.models import load_model
 
 DEFAULT_RUBRIC = ("Rate how well the answer answers the question, using the reference answer "
                   "as the truth: 1 = wrong or unrelated, 3 = partly right, 5 = fully right "
@@ -54,9 +56,6 @@ def judge_prompt(rubric: str | None, question: str, reference: str, output: str)
 
 def judge_samples(job: Any, samples: list[dict[str, Any]], questions: list[str]) -> None:
     """Rate every sample with the configured judge; add scores and the raw reply."""
-    from ftp.plugins.generation.batch import generate
-    from ftp.plugins.models import load_model
-
     settings = job.settings
     model, tokenizer = load_model(settings.judge_model, job.project)
     model.eval()

@@ -13,6 +13,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+from rouge_score import rouge_scorer
+
 ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
@@ -35,8 +37,6 @@ def token_f1(output: str, reference: str) -> float:
 
 @lru_cache(maxsize=1)
 def _rouge():
-    from rouge_score import rouge_scorer
-
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
 

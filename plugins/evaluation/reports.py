@@ -7,6 +7,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ftp.output import format_value
+from ftp.plugins.evaluation.tasks import SUBJECT_CATEGORY
 
 RESULT_COLUMNS = ("task", "metric", "value", "stderr", "n")
 
@@ -37,8 +38,6 @@ def _describe(decision: dict[str, Any]) -> str:
 
 def headline(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Results without MMLU's 57 per-subject rows (they stay in the store)."""
-    from ftp.plugins.evaluation.tasks import SUBJECT_CATEGORY
-
     subjects = {f"mmlu_{subject}" for subject in SUBJECT_CATEGORY}
     return [r for r in results if r["task"] not in subjects]
 

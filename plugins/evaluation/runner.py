@@ -7,14 +7,18 @@ instant. Generated outputs are scrubbed and categorised before they are stored.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ftp import registry
 from ftp.errors import NotFound, UserError
 from ftp.plugins.evaluation import fingerprint
+from ftp.plugins.evaluation.categorize import categorize_samples
 from ftp.plugins.evaluation.job import EvalJob, EvalSettings
 from ftp.plugins.evaluation.settings import check_settings
+from ftp.plugins.models.loading import find_train_run, preflight
+from ftp.privacy import build_scrubber
 from ftp.progress import info
 
 if TYPE_CHECKING:
@@ -45,8 +49,6 @@ def evaluate(project: Project, model_ref: str, suite: list[str],
              settings: EvalSettings | None = None, *, extra: list[Any] = (),
              name: str | None = None) -> EvalOutcome:
     """Evaluate ``model_ref`` (a model or a train run) on ``suite``; store everything."""
-    from ftp.plugins.models.loading import find_train_run
-
     settings = settings or EvalSettings()
     check_settings(settings)
     evaluators = resolve_evaluators(suite, list(extra))
@@ -81,8 +83,6 @@ def check_inputs(project: Project, model_ref: str, evaluators: list[tuple[str, A
     """What can be wrong with the input, checked before the eval run is recorded: the model
     folder's files, and each evaluator's own ``check(project, settings)`` (the test split
     exists, the benchmark data is installed)."""
-    from ftp.plugins.models.loading import preflight
-
     preflight(model_ref, project)
     for _, evaluator in evaluators:
         check = getattr(evaluator, "check", None)
@@ -138,14 +138,10 @@ def _copy(store, source: int, target: int, key: str) -> list[dict[str, Any]]:
 
 
 def _loads(text: Any) -> dict[str, Any]:
-    import json
-
     return json.loads(text) if isinstance(text, str) and text else {}
 
 
 def prepare_samples(job: EvalJob) -> list[dict[str, Any]]:
-    from ftp.plugins.evaluation.categorize import categorize_samples
-
     rows = [{"task": task, **sample} for task, samples in job.samples.items()
             for sample in samples]
     job.samples.clear()
@@ -157,8 +153,6 @@ def prepare_samples(job: EvalJob) -> list[dict[str, Any]]:
 
 
 def _scrub(job: EvalJob, rows: list[dict[str, Any]]) -> None:
-    from ftp.privacy import build_scrubber
-
     scrubber = build_scrubber(job.project.config.get("privacy"))
     outputs = scrubber.scrub_texts([row.get("output") or "" for row in rows])
     for row, output in zip(rows, outputs, strict=True):

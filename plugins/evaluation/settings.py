@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ftp.errors import UserError
+from ftp.plugins.models.loading import check_device
 
 # flag -> (lowest allowed value, what to say)
 FLAG_RANGES: dict[str, tuple[float, str]] = {
@@ -40,8 +41,6 @@ def check_flags(**flags: Any) -> None:
 
 def check_settings(settings: Any) -> None:
     """A built ``EvalSettings``: the same ranges, and a device that exists here."""
-    from ftp.plugins.models.loading import check_device
-
     check_flags(limit=settings.limit, shots=settings.shots, batch_size=settings.batch_size,
                 samples=settings.samples, max_new_tokens=settings.max_new_tokens,
                 temperature=settings.temperature)

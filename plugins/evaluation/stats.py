@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class PairedResult:
@@ -68,8 +70,6 @@ def paired_bootstrap(baseline: list[float], candidate: list[float], alpha: float
 
 def _bootstrap_means(diffs: list[float], samples: int, seed: int):
     """Sorted means of ``samples`` resamples (numpy, in chunks to bound memory)."""
-    import numpy as np
-
     values = np.asarray(diffs, dtype=np.float64)
     rng = np.random.default_rng(seed)
     chunk = max(1, 2_000_000 // len(values))

@@ -12,8 +12,13 @@ import hashlib
 import json
 from typing import Any
 
+import torch
+
 from ftp.api import Tokenizer
 from ftp.errors import UserError
+from ftp.plugins.data.api import load_records, prompt_and_reference, resolve_dataset
+from ftp.plugins.data.catalog import examples
+from ftp.plugins.data.formatters import to_messages
 from ftp.plugins.evaluation import metrics
 from ftp.plugins.evaluation.job import EvalJob
 from ftp.plugins.generation.batch import generate, generate_many
@@ -22,8 +27,6 @@ TASK = "testset"
 
 
 def _records(job: EvalJob) -> list[dict[str, Any]]:
-    from ftp.plugins.data.api import load_records
-
     records = load_records(job.project, split="test")
     if not records:
         raise UserError("the project has no test split to evaluate",
@@ -45,8 +48,6 @@ def fingerprint(job: EvalJob) -> str:
 
 
 def evaluate_testset(job: EvalJob) -> list[dict[str, Any]]:
-    from ftp.plugins.data.api import prompt_and_reference
-
     _, tokenizer = job.model_and_tokenizer()
     records = _records(job)
     pairs = [prompt_and_reference(record, tokenizer, template=_template(job))
@@ -58,17 +59,12 @@ def evaluate_testset(job: EvalJob) -> list[dict[str, Any]]:
 
 def _question(record: dict[str, Any], prompt: str) -> str:
     """What the judge is shown as the question: the user's turns, else the whole prompt."""
-    from ftp.plugins.data.formatters import to_messages
-
     turns = [m["content"] for m in to_messages(record)[:-1] if m.get("role") == "user"]
     return "\n\n".join(str(t) for t in turns) or prompt
 
 
 def check(project: Any, settings: Any) -> None:
     """Before the eval run is recorded: there is a test split to evaluate."""
-    from ftp.plugins.data.api import resolve_dataset
-    from ftp.plugins.data.catalog import examples
-
     dataset = resolve_dataset(project)
     if next(examples(project, dataset["id"], "test"), None) is None:
         raise UserError(f"dataset {dataset['name']}@{dataset['version']} has no test split "
@@ -123,8 +119,6 @@ def evaluate_pairs(job: EvalJob, ids: list[str], pairs: list[tuple[str, str]],
 
 def sample_answers(model: Any, tokenizer: Tokenizer, prompts: list[str], settings: Any) -> list[list[str]]:
     """``settings.samples - 1`` sampled answers per prompt (seeded, so runs repeat)."""
-    import torch
-
     torch.manual_seed(settings.seed)
     found = generate_many(model, tokenizer, prompts, settings.max_new_tokens,
                           settings.batch_size, settings.samples - 1, do_sample=True,

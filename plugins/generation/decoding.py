@@ -10,9 +10,13 @@ machinery per step. ``benchmarks/latency.py`` measures them against ``plain`` in
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
+
+import torch
+from transformers import CompileConfig, DynamicCache, TextIteratorStreamer
 
 from ftp.api import Tokenizer
 
@@ -50,9 +54,6 @@ def greedy_loop(model: Any, input_ids: Any, max_new_tokens: int, eos: set[int],
                 on_token: Callable[[int], None] | None = None,
                 min_new_tokens: int = 0) -> list[list[int]]:
     """Greedy decoding with the dynamic cache; returns the new token ids per row."""
-    import torch
-    from transformers import DynamicCache
-
     with torch.inference_mode():
         cache = {_cache_arg(model): DynamicCache()}
         out = model(input_ids=input_ids, use_cache=True, **cache)
@@ -73,8 +74,6 @@ def greedy_loop(model: Any, input_ids: Any, max_new_tokens: int, eos: set[int],
 
 def _cache_arg(model: Any) -> str:
     """``cache`` in recent transformers 5.x, ``past_key_values`` before."""
-    import inspect
-
     forward = getattr(model, "get_base_model", lambda: model)().forward
     return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
 
@@ -104,8 +103,6 @@ def generate_ids(model: Any, tokenizer: Tokenizer, input_ids: Any, max_new_token
         options["disable_compile"] = strategy == "static"  # the cache alone, no compilation
     if strategy == "compiled":
         options["compile_config"] = _compile_config()
-    import torch
-
     attention = torch.ones_like(input_ids)
     with torch.inference_mode():
         out = model.generate(input_ids=input_ids, attention_mask=attention, streamer=streamer,
@@ -116,8 +113,6 @@ def generate_ids(model: Any, tokenizer: Tokenizer, input_ids: Any, max_new_token
 def _compile_config() -> Any:
     """transformers compiles static-cache decoding by itself on accelerators; this asks for
     it on every device (CPU included), so the benchmark can measure it there too."""
-    from transformers import CompileConfig
-
     config = CompileConfig(fullgraph=False, dynamic=False)
     config._compile_all_devices = True
     return config
@@ -128,15 +123,11 @@ class TokenStreamer:
     ``TextIteratorStreamer`` does for ``generate``."""
 
     def __init__(self, tokenizer: Tokenizer, skip_prompt: bool) -> None:
-        from transformers import TextIteratorStreamer
-
         # ``generate`` puts the prompt first; the lean loop puts only new tokens.
         self.inner = TextIteratorStreamer(tokenizer, skip_prompt=skip_prompt,
                                           skip_special_tokens=True)
 
     def put_token(self, token: int) -> None:
-        import torch
-
         self.inner.put(torch.tensor([token]))
 
     def __iter__(self) -> Iterator[str]:

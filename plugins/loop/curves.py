@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import matplotlib.pyplot as plt
+
 
 def panels(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The (task, metric) pairs in first-seen order: test loss first, then the suite's."""
@@ -22,11 +25,7 @@ def line_label(row: dict[str, Any]) -> str:
 
 def figure(rows: list[dict[str, Any]]):
     """A matplotlib figure (Agg) with one panel per metric; the caller saves or encodes it."""
-    import matplotlib
-
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
     keys = panels(rows) or [("score", "")]
     columns = min(len(keys), 3)
     lines = -(-len(keys) // columns)

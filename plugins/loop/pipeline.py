@@ -9,13 +9,22 @@ plugins' Python APIs (data import, training, evaluation, gates), as the CLI comm
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftp import lifecycle
 from ftp.errors import CheckFailed, UserError
+from ftp.plugins.data.api import import_dataset, resolve_dataset
+from ftp.plugins.evaluation.cli_eval import configured
+from ftp.plugins.evaluation.decide import decide
+from ftp.plugins.evaluation.gates import load_gates
+from ftp.plugins.evaluation.runner import evaluate
 from ftp.plugins.loop import pipeline_state as state
+from ftp.plugins.report.commands import write_report
+from ftp.plugins.serving.deploy import stage_deploy as deploy
+from ftp.plugins.training import run as training
 from ftp.progress import info
 
 if TYPE_CHECKING:
@@ -51,8 +60,6 @@ def _sources(project: Project) -> Path:
 
 
 def stage_data(project: Project, outcome: Outcome) -> None:
-    from ftp.plugins.data.api import import_dataset
-
     source = _sources(project)
     key = state.stage_key("data", project.config["data"], project.config["privacy"],
                           state.file_hash(source))
@@ -73,14 +80,10 @@ def stage_data(project: Project, outcome: Outcome) -> None:
 
 
 def _dataset_hash(project: Project, dataset_id: int | None) -> str:
-    from ftp.plugins.data.api import resolve_dataset
-
     return resolve_dataset(project, dataset_id)["content_hash"]
 
 
 def stage_train(project: Project, outcome: Outcome) -> None:
-    from ftp.plugins.training import run as training
-
     model = project.config["model"]["path"]
     key = state.stage_key("train", project.config["train"], project.config["format"], model,
                           _dataset_hash(project, outcome.dataset_id))
@@ -104,9 +107,6 @@ def stage_train(project: Project, outcome: Outcome) -> None:
 
 def _evaluate(project: Project, stage: str, model_ref: str, identity: str,
               outcome: Outcome) -> int:
-    from ftp.plugins.evaluation.cli_eval import configured
-    from ftp.plugins.evaluation.runner import evaluate
-
     config = project.config["eval"]
     suite, settings = configured(config)  # the same settings `ftp eval` and `ftp sweep` use
     key = state.stage_key(stage, config, project.config["format"], identity,
@@ -137,9 +137,6 @@ def stage_eval(project: Project, outcome: Outcome) -> None:
 
 
 def stage_gate(project: Project, outcome: Outcome) -> None:
-    from ftp.plugins.evaluation.decide import decide
-    from ftp.plugins.evaluation.gates import load_gates
-
     path = project.root / project.config["gates"]["file"]
     if not path.is_file():
         outcome.stages["gate"] = "no gates file"
@@ -158,8 +155,6 @@ def stage_gate(project: Project, outcome: Outcome) -> None:
 
 
 def stage_report(project: Project, outcome: Outcome) -> None:
-    from ftp.plugins.report.commands import write_report
-
     subject = outcome.train_run or outcome.eval_run
     if subject is None:
         outcome.stages["report"] = "nothing to report"
@@ -173,8 +168,6 @@ def stage_report(project: Project, outcome: Outcome) -> None:
 
 def stage_deploy(project: Project, outcome: Outcome) -> None:
     """Export, serve, evaluate the endpoint, gate parity ([deploy]; plugins/serving)."""
-    from ftp.plugins.serving.deploy import stage_deploy as deploy
-
     deploy(project, outcome)
 
 
@@ -184,8 +177,6 @@ RUNNERS = {"data": stage_data, "train": stage_train, "eval": stage_eval, "gate":
 
 def run_pipeline(project: Project, stages: list[str] | None = None) -> Outcome:
     """Run the stages (default: [run] stages in ftp.toml); see ``failed_gates``."""
-    import time
-
     stages = stages or list(project.config["run"]["stages"])
     unknown = [s for s in stages if s not in RUNNERS]
     if unknown:
@@ -206,8 +197,6 @@ def _check_gates_first(project: Project) -> None:
     """A bad gates file (syntax, values, a task or metric the suite lacks) is exit 2 before
     the data, train and eval stages run, not after them."""
     from ftp.plugins.evaluation.cli_eval import check_gates_against_suite, configured
-    from ftp.plugins.evaluation.gates import load_gates
-
     path = project.root / project.config["gates"]["file"]
     if path.is_file():
         suite, _ = configured(project.config["eval"])

@@ -17,7 +17,10 @@ from typing import Any
 
 from ftp.api import Project
 from ftp.errors import UserError
+from ftp.plugins.evaluation import benchdata
 from ftp.plugins.loop import tickets
+from ftp.plugins.models import DEFAULT_MODEL
+from ftp.plugins.models.pull import pull
 from ftp.progress import info
 
 BENCHMARK = "arc_easy"
@@ -58,8 +61,6 @@ def check_empty(folder: Path) -> None:
 
 def _benchmark_ready(options: QuickstartOptions) -> bool:
     """The ARC-Easy subset is evaluated when its data is installed (or given)."""
-    from ftp.plugins.evaluation import benchdata
-
     if options.bench_data:
         benchdata.import_benchmark(BENCHMARK, options.bench_data)
     if (benchdata.install_dir(BENCHMARK) / "manifest.json").is_file():
@@ -72,9 +73,6 @@ def _benchmark_ready(options: QuickstartOptions) -> bool:
 def _model(options: QuickstartOptions) -> str:
     if options.model:
         return options.model
-    from ftp.plugins.models import DEFAULT_MODEL
-    from ftp.plugins.models.pull import pull
-
     pull(DEFAULT_MODEL)
     return DEFAULT_MODEL
 

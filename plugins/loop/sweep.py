@@ -12,8 +12,17 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from ftp import registry
 from ftp.errors import UserError
+from ftp.plugins.evaluation.cli_eval import configured
+from ftp.plugins.evaluation.job import EvalJob
+from ftp.plugins.evaluation.runner import resolve_evaluators
 from ftp.plugins.loop import curves
+from ftp.plugins.models import load_model
+from ftp.plugins.training import data as train_data
+from ftp.plugins.training import run as runner
 from ftp.progress import info
 
 
@@ -53,8 +62,6 @@ def run_sweep(project, config: dict[str, Any], resume_ref: str | None = None):
 
 def _check_first_point(project, config: dict[str, Any], point: dict[str, Any]) -> None:
     """Bad models, methods, data or eval suite fail before the sweep is recorded."""
-    from ftp.plugins.training import run as runner
-
     for model in config["models"]:
         for method in config["methods"]:
             runner.prepare(project, _options(config, {**point, "model": model, "method": method}))
@@ -68,8 +75,6 @@ def _options(config: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_points(project, sweep, points: list[dict[str, Any]], config: dict[str, Any]) -> None:
-    from ftp.plugins.training import run as runner
-
     done = {r.name: r for r in project.store.list_runs(kind="train") if r.parent_id == sweep.id}
     suite, settings = eval_plan(config.get("eval", project.config.get("eval", {})))
     rows: list[dict[str, Any]] = []
@@ -95,12 +100,8 @@ def _run_points(project, sweep, points: list[dict[str, Any]], config: dict[str, 
 def eval_plan(config: dict[str, Any]) -> tuple[list[str], Any]:
     """The [eval] suite and settings, as `ftp eval` runs them (the evaluation plugin's own);
     no suite when that plugin is not loaded (the test loss is still computed)."""
-    from ftp import registry
-
     if not registry.collect("evaluators"):
         return [], None
-    from ftp.plugins.evaluation.cli_eval import configured
-
     return configured(config)
 
 
@@ -110,9 +111,6 @@ def check_suite(project, config: dict[str, Any]) -> None:
     suite, settings = eval_plan(config)
     if not suite:
         return
-    from ftp.plugins.evaluation.job import EvalJob
-    from ftp.plugins.evaluation.runner import resolve_evaluators
-
     job = EvalJob(model_ref="", settings=settings, project=project)
     for _, evaluator in resolve_evaluators(suite):
         if callable(getattr(evaluator, "fingerprint", None)):
@@ -155,11 +153,6 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
 
 def test_loss(project, child) -> dict[str, Any] | None:
     """Mean per-example loss on the test split (standard error across examples)."""
-    import torch
-
-    from ftp.plugins.models import load_model
-    from ftp.plugins.training import data as train_data
-
     records = train_data.records(project, child.config.get("dataset"), "test")
     if not records:
         return None

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from faker import Faker
+
 INSTRUCTION = ("Turn this customer-support email into a JSON ticket with the fields "
                "category, priority, product and summary.")
 FIELDS = ("category", "priority", "product", "summary")
@@ -110,8 +112,6 @@ def example(rng: random.Random, fake: Any) -> dict[str, Any]:
 
 def generate(n: int = 300, seed: int = 7) -> Iterator[dict[str, Any]]:
     """``n`` examples, the same for the same seed on every machine."""
-    from faker import Faker
-
     fake = Faker("en_US")
     fake.seed_instance(seed)
     rng = random.Random(seed)

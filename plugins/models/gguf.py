@@ -14,6 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from ftp.errors import UserError
 from ftp.paths import models_dir
 from ftp.progress import info
@@ -36,9 +39,6 @@ def converted(gguf: Path) -> Path:
 
 def convert(gguf: Path, target: Path, source: str, extra: dict | None = None) -> Path:
     """Dequantise ``gguf`` into a safetensors model folder at ``target`` (atomically)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     info(f"Converting {gguf.name} to safetensors (once) ...")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))

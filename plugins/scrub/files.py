@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ftp.errors import InputError, UserError
+from ftp.plugins.data.sources import read_csv, read_jsonl, read_lines
 
 MAX_LINE_BYTES = 1_000_000
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
@@ -31,8 +32,6 @@ def detect_format(path: Path) -> str:
 
 def lines(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str]]:
     """(line number, decoded line without its newline); errors name the file and position."""
-    from ftp.plugins.data.sources import read_lines
-
     _check_file(path)
     for number, line in read_lines(path, max_line_bytes):
         yield number, line.rstrip("\r\n")
@@ -40,8 +39,6 @@ def lines(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[in
 
 def read_records(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
     """Records of a JSONL, CSV/TSV or text file (one ``{"text": line}`` per line)."""
-    from ftp.plugins.data.sources import read_csv, read_jsonl
-
     if fmt == "text":
         yield from ({"text": line} for _, line in lines(path))
         return

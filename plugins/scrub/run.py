@@ -7,15 +7,16 @@ from typing import Any
 
 from ftp.errors import UserError
 from ftp.output import echo_table
+from ftp.plugins.scrub.evaluate import evaluate, load_labelled
+from ftp.plugins.scrub.files import RecordWriter, atomic_output, detect_format, read_records
+from ftp.privacy import build_scrubber
+from ftp.privacy.corpus import ALLOW_TERMS, generate
 from ftp.progress import info, progress
 
 
 def run_scrub(path: Path, output: Path, settings: dict[str, Any], fmt: str,
               fields: list[str] | None, report_path: Path | None) -> dict[str, Any]:
     """Scrub ``path`` into ``output`` (all or nothing); returns the report."""
-    from ftp.plugins.scrub.files import RecordWriter, atomic_output, detect_format, read_records
-    from ftp.privacy import build_scrubber
-
     if output.resolve() == path.resolve():
         raise UserError(f"{output}: the output would overwrite the input")
     fmt = detect_format(path) if fmt == "auto" else fmt
@@ -59,10 +60,6 @@ def _echo_report(report: dict[str, Any]) -> None:
 def run_evaluation(source: str, settings: dict[str, Any],
                    report_path: Path | None) -> dict[str, Any]:
     """Precision/recall/F2 per entity on a labelled file (or the built-in corpus)."""
-    from ftp.plugins.scrub.evaluate import evaluate, load_labelled
-    from ftp.privacy import build_scrubber
-    from ftp.privacy.corpus import ALLOW_TERMS, generate
-
     if source == "builtin":
         samples = generate(3000, seed=0)
         settings = {**settings, "allow_list": [*settings.get("allow_list", []), *ALLOW_TERMS]}

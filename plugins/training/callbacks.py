@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+import torch.distributed as dist
 from transformers import TrainerCallback
 
 from ftp.plugins.training.job import TrainJob
@@ -26,8 +27,6 @@ class TokenCounter:
         self.local = 0
 
     def total(self) -> int:
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
             import torch
 

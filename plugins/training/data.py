@@ -13,6 +13,7 @@ from typing import Any
 
 from ftp.api import Tokenizer
 from ftp.errors import UserError
+from ftp.plugins.data.tokenize import encode_texts
 
 PREFERENCE = "preference"
 TEXT = "text"
@@ -74,8 +75,6 @@ def text_chunks(texts: list[str], tokenizer: Tokenizer, max_length: int) -> list
     """
     if not texts:
         return []
-    from ftp.plugins.data.tokenize import encode_texts
-
     bos, eos = _bos(tokenizer), tokenizer.eos_token_id
     found = []
     for ids in encode_texts(tokenizer, texts):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import torch.distributed as dist
+
 
 def rank() -> int:
     return int(os.environ.get("RANK", "0"))
@@ -38,8 +40,6 @@ def broadcast(value: Any) -> Any:
     """Rank 0's ``value`` on every rank (a no-op in one process)."""
     if world_size() == 1:
         return value
-    import torch.distributed as dist
-
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]

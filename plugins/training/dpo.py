@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from datasets import Dataset
+from trl import DPOConfig, DPOTrainer
+
 from ftp.errors import UserError
+from ftp.plugins.training import methods
+from ftp.plugins.training.callbacks import TokenCounter
+from ftp.plugins.training.distributed import is_main_process
+from ftp.plugins.training.engine import NanGuard, callbacks, run_trainer, training_arguments
+from ftp.plugins.training.progress import install
 
 
 def train(job) -> dict[str, Any]:
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
-    from ftp.plugins.training import methods
-    from ftp.plugins.training.callbacks import TokenCounter
-    from ftp.plugins.training.distributed import is_main_process
-    from ftp.plugins.training.engine import (
-        NanGuard,
-        callbacks,
-        run_trainer,
-        training_arguments,
-    )
-    from ftp.plugins.training.progress import install
-
     if not job.train_data or "chosen" not in job.train_data[0]:
         raise UserError("--method dpo needs preference pairs (prompt, chosen, rejected)")
     model, tokenizer = methods.load_for_training(job)

@@ -11,8 +11,13 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from ftp.errors import UserError
+import torch
+from transformers import AutoConfig
+
+from ftp.errors import NotFound, UserError
+from ftp.plugins.models import load_model, resolve_model
 from ftp.plugins.models.loading import final_model_path, find_train_run
+from ftp.plugins.serving.gguf_writer import QUANTS, check_supported, write_gguf
 
 
 def _run(project, ref: str):
@@ -25,9 +30,6 @@ def _run(project, ref: str):
 
 def _source(project, ref: str) -> str:
     """A train run's id, or ``ref`` itself when it names a model (folder, installed name)."""
-    from ftp.errors import NotFound
-    from ftp.plugins.models import resolve_model
-
     run = find_train_run(project, ref)
     if run is not None:
         return str(run.id)
@@ -68,10 +70,6 @@ def export_merged(project, ref: str, target: Path) -> Path:
 def merged_model(project, ref: str):
     """``(model, tokenizer)`` of a train run (adapter merged into the base) or a model, in
     float32 so an export rounds once, from the training precision straight to its own."""
-    import torch
-
-    from ftp.plugins.models import load_model
-
     model, tokenizer = load_model(ref, project, dtype=torch.float32, device="cpu")
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
@@ -82,8 +80,6 @@ def merged_model(project, ref: str):
 
 def export_gguf(project, ref: str, target: Path, quant: str = "f16"):
     """Write train run (or model) ``ref`` merged, as one GGUF file at ``target``."""
-    from ftp.plugins.serving.gguf_writer import QUANTS, check_supported, write_gguf
-
     if quant not in QUANTS:
         raise UserError(f"--quant must be one of {', '.join(QUANTS)}, not {quant!r}")
     if target.suffix != ".gguf" or target.is_dir():
@@ -105,10 +101,6 @@ def export_gguf(project, ref: str, target: Path, quant: str = "f16"):
 
 
 def _config(project, run, ref: str):
-    from transformers import AutoConfig
-
-    from ftp.plugins.models import resolve_model
-
     folder = resolve_model(run.model if run is not None else ref)
     if run is not None and (final_model_path(run) / "config.json").is_file():
         folder = final_model_path(run)

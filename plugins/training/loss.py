@@ -14,6 +14,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import torch.nn.functional as F
+
 IGNORE = -100
 
 
@@ -35,8 +37,6 @@ def labelled_positions(labels: Any) -> tuple[Any, Any]:
 def response_loss(model: Any, inputs: dict[str, Any],
                   num_items_in_batch: Any = None) -> tuple[Any, Any]:
     """(loss, outputs) for ``inputs`` with ``labels``; ``num_items_in_batch`` as Trainer's."""
-    import torch.nn.functional as F
-
     inputs = dict(inputs)
     keep, targets = labelled_positions(inputs.pop("labels"))
     outputs = model(**inputs, logits_to_keep=keep, use_cache=False)

@@ -13,17 +13,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from transformers.utils import logging as hf_logging
+
+from ftp import registry
 from ftp.api import Trainer
 from ftp.errors import UserError
+from ftp.plugins.models import resolve_model
+from ftp.plugins.models.loading import check_folder, load_tokenizer
 from ftp.plugins.training import data as train_data
 from ftp.plugins.training import job as job_module
+from ftp.plugins.training.callbacks import COMPLETE, last_complete_checkpoint
 from ftp.plugins.training.distributed import broadcast, rank, setup_distributed, world_size
 from ftp.plugins.training.job import TrainJob
 
 
 def _quiet_libraries() -> None:
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     try:
@@ -37,10 +41,6 @@ def _quiet_libraries() -> None:
 
 def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list, list]:
     """Settings, trainer and data for ``options`` (the flags); raises before any write."""
-    from ftp import registry
-    from ftp.plugins.models import resolve_model
-    from ftp.plugins.models.loading import check_folder, load_tokenizer
-
     settings = job_module.settings(project.config["train"], options.get("settings"))
     if settings["distributed"] == "fsdp" and world_size() < 2:
         raise UserError("FSDP shards the model across processes, and this is one process",
@@ -122,8 +122,6 @@ def _json_safe(summary: dict[str, Any]) -> dict[str, Any]:
 
 def resume(project, ref: str):
     """Continue a failed or killed train run from its last complete checkpoint."""
-    from ftp.plugins.training.callbacks import COMPLETE, last_complete_checkpoint
-
     _quiet_libraries()
     run = project.store.get_run(ref)
     if run.kind != "train":
