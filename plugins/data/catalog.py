@@ -75,8 +75,11 @@ def finish_dataset(db: Any, dataset_id: int, fmt: str, scrub_report: dict[str, A
     })
 
 
-def contamination(db: Any, dataset_id: int, settings: dict[str, Any]) -> dict[str, Any]:
-    """Near-duplicate prompts across splits (a test example the model trains on)."""
+def contamination(db: Any, dataset_id: int, settings: dict[str, Any],
+                  flag: Any = None) -> dict[str, Any]:
+    """Near-duplicate prompts across splits (a test example the model trains on), tagged
+    ``contaminated``. ``flag(ids)`` does the tagging where given (the importer passes one
+    that writes in one short transaction: the search reads only, without the write lock)."""
     threshold = float(settings.get("contamination_threshold", 0.8))
     if threshold <= 0:
         return {"count": 0, "examples": [], "threshold": threshold}
@@ -92,7 +95,7 @@ def contamination(db: Any, dataset_id: int, settings: dict[str, Any]) -> dict[st
                               "similarity": round(score, 3)})
     finally:
         index.close()
-    _flag(db, {item["other_id"] for item in found})
+    (flag or (lambda ids: _flag(db, ids)))({item["other_id"] for item in found})
     return {"count": len({item["other_id"] for item in found}), "examples": found[:5],
             "threshold": threshold}
 
@@ -102,6 +105,11 @@ def _records(db: Any, dataset_id: int, where: str) -> Iterator[tuple[int, dict[s
            "and (tags is null or tags not like '%canary%') order by id")
     for row_id, record in db.execute(sql, [dataset_id]):
         yield row_id, json.loads(record)
+
+
+def flag_contaminated(db: Any, ids: set[int]) -> None:
+    """Tag the examples ``ids`` as ``contaminated``."""
+    _flag(db, ids)
 
 
 def _flag(db: Any, ids: set[int]) -> None:

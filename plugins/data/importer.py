@@ -241,7 +241,8 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
             if settings.get("stratify"):
                 stratify(db, dataset_id, settings["stratify"],
                          settings["validation_fraction"], settings["test_fraction"])
-        contamination = catalog.contamination(store.db, dataset_id, settings)
+        contamination = catalog.contamination(store.db, dataset_id, settings,
+                                              flag=lambda ids: _flag_in_one(store, ids))
         extra = {**report.meta(), **(meta or {}), "canaries": canaries, "tags": tags,
                  "read": validator.read, "contamination": contamination,
                  "split_warnings": split_warnings(store.db, dataset_id, settings),
@@ -256,6 +257,11 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
         report.close()
         deduper.close()
     return dataset_id
+
+
+def _flag_in_one(store: Any, ids: set[int]) -> None:
+    with store.transaction() as db:  # one commit, not one per flagged example
+        catalog.flag_contaminated(db, ids)
 
 
 def discard_dataset(store: Any, dataset_id: int) -> None:
