@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
-    "CheckedTrainer", "DataSource", "DeclaringEvaluator", "ErrorCategorizer", "EvalJob", "EvalResult",
-    "EvalSettings", "Evaluator", "FingerprintedEvaluator", "Formatter", "Generator",
-    "Located", "ModelProvider", "PIIDetector", "PreparingFormatter", "Project", "Record",
-    "RecordFormat", "Register", "RegisterSettings", "RunRecord", "RunStatus", "Sample",
-    "SampleMeta", "Section", "SectionCheck", "Setting", "SettingType", "Store", "Tokenizer",
-    "TrainJob", "Trainer", "VersionedEvaluator",
+    "CheckedTrainer", "DataSource", "DeclaringEvaluator", "ErrorCategorizer", "EvalJob",
+    "EvalResult", "EvalSettings", "Evaluator", "FingerprintedEvaluator", "Formatter",
+    "Generator", "Located", "ModelProvider", "PIIDetector", "PreparingFormatter", "Project",
+    "Record", "RecordFormat", "Register", "RegisterMigrations", "RegisterSettings",
+    "RunRecord", "RunStatus", "Sample", "SampleMeta", "Section", "SectionCheck", "Setting",
+    "SettingType", "Store", "Tokenizer", "TrainJob", "Trainer", "VersionedEvaluator",
 ]
 
 Record = dict[str, Any]
@@ -153,6 +153,7 @@ class Store(Protocol):
     """The part of the project database (``ftp.store.Store``) plugins may use."""
 
     path: Path
+    db: Any  # the sqlite_utils.Database: a plugin reads and writes its own tables here
 
     def get_run(self, ref: int | str) -> RunRecord: ...
 
@@ -436,6 +437,13 @@ class Section:
     check: SectionCheck | None = None
     help: str = ""
     plugin: str = ""  # filled in by ftp: the plugin that declared it
+
+
+class RegisterMigrations(Protocol):
+    """The callback handed to ``register_migrations``: ``register(migrations)`` with a
+    ``sqlite_utils.Migrations`` set named after the plugin."""
+
+    def __call__(self, migrations: Any) -> None: ...
 
 
 class RegisterSettings(Protocol):

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ftp.api import Project, Register, RegisterSettings, RunRecord
+from ftp.api import Project, Register, RegisterMigrations, RegisterSettings, RunRecord
 
 if TYPE_CHECKING:
     import click
 
-__all__ = ["Register", "RegisterSettings", "hookimpl", "hookspec"]
+__all__ = ["Register", "RegisterMigrations", "RegisterSettings", "hookimpl", "hookspec"]
 
 hookspec = pluggy.HookspecMarker("ftp")
 hookimpl = pluggy.HookimplMarker("ftp")
@@ -156,6 +156,18 @@ def register_settings(register: RegisterSettings) -> None:
     range, not one of the choices) and ``ftp doctor`` are built from the declarations.
     ``check(values, path)`` raises ``ftp.errors.ConfigError`` for rules across keys. A
     section declared twice is an error naming both plugins.
+    """
+
+
+@hookspec
+def register_migrations(register: RegisterMigrations) -> None:
+    """Register the migrations of a capability's own tables: ``register(migrations)``, a
+    ``sqlite_utils.Migrations`` named after the plugin (``Migrations("ftp-acme")``).
+
+    Called whenever a project's store is opened; each set is applied after the core's, in a
+    transaction, once per migration (append-only: never edit one that has shipped, add the
+    next). A plugin owns the tables its migrations create; ``project.store.db`` reads and
+    writes them.
     """
 
 

@@ -1,5 +1,9 @@
 """The store's schema, as append-only migrations. Never edit one that has shipped: add the
-next ``mNNN_...`` instead. Later capabilities add columns, not rewrites."""
+next ``mNNN_...`` instead. Later capabilities add columns, not rewrites.
+
+These are the core's tables. A capability that needs tables of its own carries its own
+``sqlite_utils.Migrations`` set (as llm's embeddings migrations do) and registers it through
+the ``register_migrations`` hook; the store applies every set when it opens, after these."""
 
 from __future__ import annotations
 
@@ -8,6 +12,26 @@ import json
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("ftp")
+
+
+def capability_migrations() -> list[Migrations]:
+    """The migration sets plugins register (``register_migrations``), built-ins first; a set
+    name registered twice is an error naming both plugins."""
+    from ftp.errors import PluginError
+    from ftp.plugin_manager import get_plugin_manager, trace
+
+    found: dict[str, tuple[Migrations, str]] = {}
+    for impl in get_plugin_manager().hook.register_migrations.get_hookimpls():
+        def register(owned: Migrations, plugin: str = impl.plugin_name) -> None:
+            if owned.name == migrations.name or owned.name in found:
+                other = found[owned.name][1] if owned.name in found else "ftp's core"
+                raise PluginError(f"migrations {owned.name!r} are registered by both {other} "
+                                  f"and {plugin}", hint="name a plugin's migrations after it")
+            found[owned.name] = (owned, plugin)
+
+        impl.function(register=register)
+        trace("register_migrations", impl.plugin_name, "registered")
+    return [owned for owned, _ in found.values()]
 
 
 @migrations(name="m001_initial")

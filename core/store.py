@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from ftp import __version__
 from ftp.errors import NotFound, UserError
-from ftp.migrations import migrations
+from ftp.migrations import capability_migrations, migrations
 
 JSON_COLUMNS = ("config", "versions", "summary")
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "lm_eval", "presidio_analyzer", "trl")
@@ -200,6 +200,8 @@ class Store:
             self._retrying(self.db.enable_wal)
             self.db.execute("PRAGMA foreign_keys = ON")
             self._retrying(lambda: migrations.apply(self.db))
+            for owned in capability_migrations():  # each capability's own tables
+                self._retrying(lambda owned=owned: owned.apply(self.db))
         except sqlite3.DatabaseError as error:
             if "locked" in str(error) or "busy" in str(error):
                 raise busy_error(self.path) from None

@@ -82,3 +82,34 @@ def test_the_id_mark_migration_starts_from_the_existing_runs(tmp_path):
     migrated = Store(tmp_path / "ftp.db")
     assert migrated.db["id_marks"].get("runs")["value"] == ids[1]  # what the rows showed
     assert migrated.start_run("import").id == ids[1] + 1
+
+
+def _notes_plugin(set_name: str):
+    from sqlite_utils import Migrations
+
+    owned = Migrations(set_name)
+
+    @owned(name="m001_notes")
+    def m001_notes(db):
+        db["notes"].create({"id": int, "text": str}, pk="id")
+
+    class Notes:
+        @ftp.hookimpl
+        def register_migrations(self, register):
+            register(owned)
+
+    return Notes()
+
+
+def test_hook_register_migrations(register_plugin, tmp_path):
+    from ftp.errors import PluginError
+
+    register_plugin(_notes_plugin("notes-plugin"), name="notes")
+    store = Store(tmp_path / "a" / "ftp.db")
+    assert "notes" in store.db.table_names()
+    sets = {r["migration_set"] for r in store.db["_sqlite_migrations"].rows}
+    assert {"ftp", "notes-plugin"} <= sets
+    register_plugin(_notes_plugin("notes-plugin"), name="notes-again")
+    with pytest.raises(PluginError, match="'notes-plugin' are registered by both notes and "
+                                          "notes-again"):
+        Store(tmp_path / "b" / "ftp.db")

@@ -15,7 +15,8 @@ HOOKS_OF_ACME = {
     "register_commands", "register_data_sources", "register_record_formats",
     "register_formatters", "register_generators", "register_trainers", "register_evaluators",
     "register_error_categorizers", "register_model_providers", "register_pii_detectors",
-    "register_settings", "ftp_run_started", "ftp_run_finished", "ftp_gate_decided",
+    "register_settings", "register_migrations", "ftp_run_started", "ftp_run_finished",
+    "ftp_gate_decided",
 }
 FTP_TOML = """
 [privacy]
@@ -46,8 +47,9 @@ def acme_project(project):
 
 
 def _events(project) -> list[dict]:
-    path = project.state_dir / "acme-events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    from ftp_acme import read_events
+
+    return read_events(project)
 
 
 def test_acme_is_loaded_through_its_entry_point():
@@ -161,7 +163,7 @@ def test_acme_register_evaluators_and_ftp_gate_decided(acme_project, invoke, tin
     monkeypatch.setattr(type(get("evaluators", "acme_polite")), "version", "2")
     assert json.loads(invoke(*args).stdout)["cached"] == []  # a new version: evaluated again
     gate_events = [e for e in _events(acme_project) if e["event"] == "gate"]
-    assert [(e["gate"], e["passed"]) for e in gate_events] == [("polite", True)] * 3
+    assert [(e["gate"], e["passed"]) for e in gate_events] == [("polite", 1)] * 3
 
 
 def test_acme_register_error_categorizers():
@@ -179,6 +181,27 @@ def test_acme_register_model_providers(tiny_model, monkeypatch):
 
     monkeypatch.setenv("ACME_MODELS", str(tiny_model.parent))
     assert resolve_model(f"acme/{tiny_model.name}") == tiny_model
+
+
+def test_acme_register_migrations(acme_project, tmp_path):
+    """The plugin's own table, created by its own migrations when a store opens; an
+    existing store gets it on its next open, and reopening applies nothing twice."""
+    from ftp.store import Store
+
+    db = acme_project.store.db
+    assert "acme_events" in db.table_names()
+    applied = [r["name"] for r in db["_sqlite_migrations"].rows_where("migration_set = ?",
+                                                                       ["ftp-acme"])]
+    assert applied == ["m001_events"]
+    old = tmp_path / "old" / ".ftp" / "ftp.db"
+    old.parent.mkdir(parents=True)
+    store = Store(old)
+    store.db["acme_events"].drop()
+    store.db.execute("delete from _sqlite_migrations where migration_set = 'ftp-acme'")
+    store.db.conn.commit()
+    store.close()
+    assert "acme_events" in Store(old).db.table_names()
+    assert "acme_events" in Store(old).db.table_names()  # applied once, reopened fine
 
 
 def test_acme_register_commands(acme_project, invoke):

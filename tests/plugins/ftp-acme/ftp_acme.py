@@ -4,14 +4,13 @@ Acme Corp's support team fine-tunes a small model on its ticket export. This plu
 that export (``*.acme``), knows its record shape, formats it, generates FAQ tickets, finds
 Acme customer ids as PII, flags answers that recommend the competitor, scores politeness as
 an evaluator usable in ``--suite`` and gates, trains LoRA with its own default rank, finds
-the team's models, keeps an event log of runs and gates, adds ``ftp acme events`` and owns
-an ``[acme]`` section of ftp.toml. It imports only click and ftp at module level, because
+the team's models, keeps an event log of runs and gates in a table of its own (with its own
+migrations), adds ``ftp acme events`` and owns an ``[acme]`` section of ftp.toml. It imports only click and ftp at module level, because
 ftp loads every plugin when it builds its command line.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from ftp.api import (
     Project,
     Record,
     Register,
+    RegisterMigrations,
     RegisterSettings,
     RunRecord,
     Sample,
@@ -37,7 +37,7 @@ from ftp.errors import ConfigError, InputError, UserError
 
 SEPARATOR = " ::: "
 POLITE = ("please", "thank", "sorry", "happy to help")
-EVENTS = "acme-events.jsonl"
+EVENTS = "acme_events"  # this plugin's own table in the project's store
 
 
 # [acme] in ftp.toml --------------------------------------------------------------------
@@ -271,9 +271,28 @@ def register_pii_detectors(register: Register) -> None:
 # observing runs and gates; a command ---------------------------------------------------------
 
 
+def m001_events(db: Any) -> None:
+    """Runs and gate decisions this plugin observed."""
+    db[EVENTS].create({"id": int, "event": str, "run": int, "kind": str, "status": str,
+                       "pid": int, "gate": str, "passed": int}, pk="id")
+
+
+def acme_migrations() -> Any:
+    """The migrations of this plugin's tables: a set of its own, applied after ftp's."""
+    from sqlite_utils import Migrations  # ftp's store library, imported when a store opens
+
+    owned = Migrations("ftp-acme")
+    owned(name="m001_events")(m001_events)
+    return owned
+
+
+@ftp.hookimpl
+def register_migrations(register: RegisterMigrations) -> None:
+    register(acme_migrations())
+
+
 def record_event(project: Project, event: dict[str, Any]) -> None:
-    with (project.state_dir / EVENTS).open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(event, sort_keys=True) + "\n")
+    project.store.db[EVENTS].insert(event)
 
 
 @ftp.hookimpl
@@ -291,14 +310,12 @@ def ftp_run_finished(project: Project, run: RunRecord) -> None:
 @ftp.hookimpl
 def ftp_gate_decided(project: Project, run: RunRecord, decision: dict[str, Any]) -> None:
     record_event(project, {"event": "gate", "run": run.id, "gate": decision["gate"],
-                           "passed": bool(decision["passed"])})
+                           "passed": int(decision["passed"])})
 
 
 def read_events(project: Project) -> list[dict[str, Any]]:
-    path = project.state_dir / EVENTS
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = project.store.db[EVENTS].rows_where(order_by="id")
+    return [{k: v for k, v in row.items() if v is not None and k != "id"} for row in rows]
 
 
 @ftp.hookimpl
