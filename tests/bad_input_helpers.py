@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +55,28 @@ def copy_project(template: Path, target: Path) -> Path:
 BOOKKEEPING = ("id_marks",)
 
 
+@lru_cache(maxsize=1)
+def core_tables() -> frozenset[str]:
+    """The tables of ftp's own schema. A plugin's tables are the plugin's: one observing runs
+    (the example plugin ftp-acme logs every start and finish) records the rejected run's
+    events there, as it was told them."""
+    from sqlite_utils import Database
+
+    from ftp.migrations import migrations
+
+    db = Database(memory=True)
+    migrations.apply(db)
+    return frozenset(db.table_names()) - set(BOOKKEEPING)
+
+
 def snapshot(root: Path) -> dict[str, Any]:
-    """Every row of every table but the id marks (read-only, outside ftp), and the run
-    folders on disk."""
+    """Every row of every table of ftp's schema but the id marks (read-only, outside ftp),
+    and the run folders on disk."""
     connection = sqlite3.connect(f"file:{root / '.ftp' / 'ftp.db'}?mode=ro", uri=True)
     try:
         tables = [row[0] for row in connection.execute(
             "select name from sqlite_master where type = 'table' order by name")
-            if row[0] not in BOOKKEEPING]
+            if row[0] in core_tables()]
         rows = {table: connection.execute(f"select * from [{table}] order by rowid").fetchall()
                 for table in tables}
     finally:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.bad_input_helpers import assert_one_line_exit_2, copy_project, prepare_project, snapshot
 
-BOUNDED = settings(max_examples=30, deadline=None, derandomize=True,
+BOUNDED = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                    suppress_health_check=[HealthCheck.function_scoped_fixture,
                                           HealthCheck.too_slow])
 GOOD = json.dumps({"instruction": "Say hello to the team", "output": "Hello team!"})
