@@ -87,7 +87,11 @@ class Tokenizer(Protocol):
 
     eos_token: str | None
     pad_token: str | None
+    eos_token_id: int | None
+    pad_token_id: int | None
     chat_template: str | None
+
+    def __call__(self, text: Any, **kwargs: Any) -> Any: ...  # a BatchEncoding
 
     def apply_chat_template(self, conversation: Any, **kwargs: Any) -> Any: ...
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ftp import hookimpl
+from ftp.api import Project
 from ftp.progress import info
 
 EXIT_WORDS = ("/exit", "/quit", "exit", "quit")
@@ -18,7 +19,7 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(chat)
 
 
-def output_scrubber(project) -> Any:
+def output_scrubber(project: Project) -> Any:
     """The project's scrubber when its privacy policy scrubs model outputs, else None."""
     if project is None or not project.config["privacy"].get("scrub_outputs", True):
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project, Tokenizer
 from ftp.errors import UserError
 from ftp.plugins.data.catalog import list_datasets, load_records, resolve_dataset
 from ftp.plugins.data.formats import format_of
@@ -23,7 +24,7 @@ __all__ = ["EncodedData", "encode_records", "import_dataset", "list_datasets",
            "load_records", "prompt_and_reference", "resolve_dataset"]
 
 
-def import_dataset(project: Any, source: str | Path, *, name: str | None = None,
+def import_dataset(project: Project, source: str | Path, *, name: str | None = None,
                    fmt: str = "auto", mapping: Any = None, on_error: str = "fail",
                    source_kind: str | None = None, max_field_chars: int | None = None,
                    **reader_options: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def _default_name(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
 
 
-def prompt_and_reference(record: dict[str, Any], tokenizer: Any,
+def prompt_and_reference(record: dict[str, Any], tokenizer: Tokenizer,
                          template: Any = "chat_template") -> tuple[str, str]:
     """The generation prompt (ending where the model starts answering) and the reference."""
     if record.get("format") == "text":

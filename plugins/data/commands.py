@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ftp import hookimpl
+from ftp.api import Project
 from ftp.output import echo_json, echo_table
 from ftp.progress import info
 
@@ -84,7 +85,7 @@ def _as_list(value) -> list:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def _import_one(project, source: Path, options: dict, table, query) -> dict:
+def _import_one(project: Project, source: Path, options: dict, table, query) -> dict:
     from ftp.plugins.data.api import import_dataset
     from ftp.plugins.data.sources import reader_named
 

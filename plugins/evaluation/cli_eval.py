@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ftp.api import EvalSettings
+from ftp.api import EvalSettings, RunRecord
 from ftp.errors import CheckFailed, NotFound, UserError
 from ftp.lifecycle import notify
 from ftp.output import echo_json, echo_table
@@ -104,13 +104,13 @@ def _task_folders(task_dirs: list[Path]) -> list[Any]:
     return [TaskFolderEvaluator(path) for path in task_dirs]
 
 
-def _evaluate(project, model, suite, settings, extra, name):
+def _evaluate(project: Project, model, suite, settings, extra, name):
     if not model:
         raise UserError("no model given and no [model] path in ftp.toml")
     return evaluate(project, model, suite, settings, extra=extra, name=name)
 
 
-def _baseline(project, ref: str, suite, settings, extra) -> int:
+def _baseline(project: Project, ref: str, suite, settings, extra) -> int:
     """An eval run as it is; a model or train run is evaluated with the same settings."""
     try:
         run = project.store.get_run(ref)
@@ -124,7 +124,7 @@ def _baseline(project, ref: str, suite, settings, extra) -> int:
     return _evaluate(project, ref, suite, settings, extra, None).run.id
 
 
-def _record(project, run, decisions: list[dict[str, Any]]) -> None:
+def _record(project: Project, run: RunRecord, decisions: list[dict[str, Any]]) -> None:
     columns = ("gate", "task", "metric", "value", "baseline_value", "difference", "p_value",
                "ci_low", "ci_high", "reason", "baseline_run_id")
     project.store.add_gate_decisions(run.id, [

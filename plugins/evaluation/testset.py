@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ftp.api import Tokenizer
+from ftp.api import Project, Tokenizer
 from ftp.errors import UserError
 from ftp.plugins.data.api import load_records, prompt_and_reference, resolve_dataset
 from ftp.plugins.data.catalog import examples
@@ -63,7 +63,7 @@ def _question(record: dict[str, Any], prompt: str) -> str:
     return "\n\n".join(str(t) for t in turns) or prompt
 
 
-def check(project: Any, settings: Any) -> None:
+def check(project: Project, settings: Any) -> None:
     """Before the eval run is recorded: there is a test split to evaluate."""
     dataset = resolve_dataset(project)
     if next(examples(project, dataset["id"], "test"), None) is None:

@@ -23,7 +23,7 @@ def generate(model: Any, tokenizer: Tokenizer, prompts: list[str], max_new_token
     return [answers[0] for answers in found]
 
 
-def generate_many(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int,
+def generate_many(model: Any, tokenizer: Tokenizer, prompts: list[str], max_new_tokens: int,
                   batch_size: int, per_prompt: int, **options: Any
                   ) -> list[list[tuple[str, int]]]:
     """``per_prompt`` outputs (text, token count) per prompt, batched by prompt length;
@@ -54,7 +54,7 @@ def generate_many(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens
     return [results[i] for i in range(len(prompts))]
 
 
-def _decode(new: list[int], tokenizer: Any, pad: int | None) -> tuple[str, int]:
+def _decode(new: list[int], tokenizer: Tokenizer, pad: int | None) -> tuple[str, int]:
     used = _length(new, tokenizer.eos_token_id, pad)
     return tokenizer.decode(new[:used], skip_special_tokens=True).strip(), used
 

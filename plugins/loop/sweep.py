@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ftp import registry
+from ftp.api import Project
 from ftp.errors import UserError
 from ftp.plugins.evaluation.cli_eval import configured
 from ftp.plugins.evaluation.job import EvalJob
@@ -39,7 +40,7 @@ def point_name(sweep_id: int, point: dict[str, Any]) -> str:
     return f"sweep{sweep_id}-{model}-{point['method']}-{point['fraction']:g}"
 
 
-def run_sweep(project, config: dict[str, Any], resume_ref: str | None = None):
+def run_sweep(project: Project, config: dict[str, Any], resume_ref: str | None = None):
     """Train and evaluate every point; returns the finished sweep RunRecord."""
     points = plan(config["models"], config["methods"], config["fractions"])
     if resume_ref is None:
@@ -60,7 +61,7 @@ def run_sweep(project, config: dict[str, Any], resume_ref: str | None = None):
     return project.store.get_run(sweep.id)
 
 
-def _check_first_point(project, config: dict[str, Any], point: dict[str, Any]) -> None:
+def _check_first_point(project: Project, config: dict[str, Any], point: dict[str, Any]) -> None:
     """Bad models, methods, data or eval suite fail before the sweep is recorded."""
     for model in config["models"]:
         for method in config["methods"]:
@@ -74,7 +75,7 @@ def _options(config: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
             "fraction": point["fraction"]}
 
 
-def _run_points(project, sweep, points: list[dict[str, Any]], config: dict[str, Any]) -> None:
+def _run_points(project: Project, sweep, points: list[dict[str, Any]], config: dict[str, Any]) -> None:
     done = {r.name: r for r in project.store.list_runs(kind="train") if r.parent_id == sweep.id}
     suite, settings = eval_plan(config.get("eval", project.config.get("eval", {})))
     rows: list[dict[str, Any]] = []
@@ -105,7 +106,7 @@ def eval_plan(config: dict[str, Any]) -> tuple[list[str], Any]:
     return configured(config)
 
 
-def check_suite(project, config: dict[str, Any]) -> None:
+def check_suite(project: Project, config: dict[str, Any]) -> None:
     """Unknown evaluators, benchmarks not imported, no test split: said before any training
     (each evaluator's fingerprint reads its data without a model)."""
     suite, settings = eval_plan(config)
@@ -117,7 +118,7 @@ def check_suite(project, config: dict[str, Any]) -> None:
             evaluator.fingerprint(job)
 
 
-def evaluate_point(project, child, point: dict[str, Any], suite: list[str],
+def evaluate_point(project: Project, child, point: dict[str, Any], suite: list[str],
                    settings: Any) -> list[dict[str, Any]]:
     """Test loss on the train run; the suite through `ftp eval`'s path (an eval run that is
     the train run's child, result cache included); both skipped when already stored."""
@@ -139,7 +140,7 @@ def evaluate_point(project, child, point: dict[str, Any], suite: list[str],
     return [{**base, **_clean(r)} for r in results]
 
 
-def _finished_eval(project, child):
+def _finished_eval(project: Project, child):
     found = [r for r in project.store.list_runs(kind="eval")
              if r.parent_id == child.id and r.status == "finished"
              and r.name == f"{child.name}-eval"]
@@ -151,7 +152,7 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row.get(k) for k in keep}
 
 
-def test_loss(project, child) -> dict[str, Any] | None:
+def test_loss(project: Project, child) -> dict[str, Any] | None:
     """Mean per-example loss on the test split (standard error across examples)."""
     records = train_data.records(project, child.config.get("dataset"), "test")
     if not records:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ftp import hookimpl
+from ftp.api import Project
 from ftp.errors import UserError
 from ftp.progress import info
 
@@ -69,7 +70,7 @@ def _transfer(store, export_path: Path | None, import_path: Path | None) -> None
                    f" ({counts['skipped']} already there) from {import_path}")
 
 
-def _serve(project, runs: list[str], task: str | None, limit: int, port: int, reviewer: str,
+def _serve(project: Project, runs: list[str], task: str | None, limit: int, port: int, reviewer: str,
            seed: int | None) -> None:
     from ftp.plugins.review.data import load_review_set
     from ftp.plugins.review.server import ReviewApp, make_server, url_for

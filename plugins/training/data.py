@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftp.api import Tokenizer
+from ftp.api import Project, Tokenizer
 from ftp.errors import UserError
 from ftp.plugins.data.tokenize import encode_texts
 
@@ -28,12 +28,12 @@ def data_api() -> Any:
     return api
 
 
-def dataset_row(project, dataset: str | int | None) -> dict[str, Any]:
+def dataset_row(project: Project, dataset: str | int | None) -> dict[str, Any]:
     """The dataset ``dataset`` names (None: the latest), pinned by id for resume."""
     return data_api().resolve_dataset(project, dataset)
 
 
-def records(project, dataset: str | int | None, split: str,
+def records(project: Project, dataset: str | int | None, split: str,
             fraction: float = 1.0) -> list[dict[str, Any]]:
     """The split's records; a nested subset for fraction < 1 (the data pipeline's)."""
     if not 0 < fraction <= 1:
@@ -41,7 +41,7 @@ def records(project, dataset: str | int | None, split: str,
     return list(data_api().load_records(project, dataset, split=split, fraction=fraction))
 
 
-def encoded(project, records_: list[dict[str, Any]], tokenizer: Tokenizer,
+def encoded(project: Project, records_: list[dict[str, Any]], tokenizer: Tokenizer,
             split: str) -> list[dict[str, Any]]:
     """Token ids and labels for supervised training; refuses preference-only data."""
     if not records_:

@@ -16,7 +16,7 @@ from typing import Any
 from transformers.utils import logging as hf_logging
 
 from ftp import registry
-from ftp.api import Trainer
+from ftp.api import Project, RunRecord, Trainer
 from ftp.errors import UserError
 from ftp.plugins.models import resolve_model
 from ftp.plugins.models.loading import check_folder, load_tokenizer
@@ -39,7 +39,7 @@ def _quiet_libraries() -> None:
         pass
 
 
-def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list, list]:
+def prepare(project: Project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list, list]:
     """Settings, trainer and data for ``options`` (the flags); raises before any write."""
     settings = job_module.settings(project.config["train"], options.get("settings"))
     if settings["distributed"] == "fsdp" and world_size() < 2:
@@ -70,7 +70,7 @@ def prepare(project, options: dict[str, Any]) -> tuple[dict[str, Any], Any, list
         train_data.encoded(project, valid, tokenizer, "validation")
 
 
-def train(project, options: dict[str, Any], name: str | None = None,
+def train(project: Project, options: dict[str, Any], name: str | None = None,
           parent_id: int | None = None):
     """Record and run a training run; returns the finished RunRecord (rank 0)."""
     _quiet_libraries()
@@ -97,7 +97,7 @@ def train(project, options: dict[str, Any], name: str | None = None,
     return project.store.get_run(run.id)
 
 
-def _job(project, run, config: dict[str, Any], train_set: list, valid_set: list,
+def _job(project: Project, run: RunRecord, config: dict[str, Any], train_set: list, valid_set: list,
          main: bool = True, resume_from: Path | None = None) -> TrainJob:
     return TrainJob(model_ref=config["model"], settings=config,
                     output_dir=Path(run.artifacts_path) / "checkpoints",
@@ -120,7 +120,7 @@ def _json_safe(summary: dict[str, Any]) -> dict[str, Any]:
             if isinstance(v, (int, float, str, bool)) or v is None}
 
 
-def resume(project, ref: str):
+def resume(project: Project, ref: str):
     """Continue a failed or killed train run from its last complete checkpoint."""
     _quiet_libraries()
     run = project.store.get_run(ref)
@@ -156,7 +156,7 @@ def resume(project, ref: str):
     return project.store.get_run(run.id)
 
 
-def dry_run(project, options: dict[str, Any], steps: int = 3) -> dict[str, Any]:
+def dry_run(project: Project, options: dict[str, Any], steps: int = 3) -> dict[str, Any]:
     """Train a few steps in a temporary folder (nothing stored); estimate an epoch."""
     _quiet_libraries()
     settings, trainer, train_set, valid_set = prepare(project, options)
