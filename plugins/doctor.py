@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ftp import hookimpl
-from ftp.output import echo_json
+from ftp.output import echo_json, echo_table
 
 
 @hookimpl
@@ -21,8 +21,19 @@ def register_commands(cli: click.Group) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def doctor(as_json: bool) -> None:
+@click.option("--settings", "list_settings", is_flag=True,
+              help="List every ftp.toml key plugins declare: type, default, plugin, help.")
+def doctor(as_json: bool, list_settings: bool = False) -> None:
     """Check the installation: versions, devices, offline guard, models, data, plugins."""
+    if list_settings:
+        from ftp.settings import describe
+
+        rows = describe()
+        if as_json:
+            echo_json(rows)
+        else:
+            echo_table(rows, ("section", "key", "type", "default", "plugin", "help"))
+        return
     report = build_report()
     if as_json:
         echo_json(report)

@@ -44,19 +44,19 @@ entities = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
 """
 
 
-class Acme:
+class Widget:
     """A plugin declaring its own section, with a cross-key check."""
 
     @ftp.hookimpl
     def register_settings(self, register):
         def check(values, path):
             if values["competitor"] and values["margin"] <= 0:
-                raise ConfigError(f"{path}: acme.margin must be positive with a competitor")
+                raise ConfigError(f"{path}: widget.margin must be positive with a competitor")
 
-        register("acme", [Setting("competitor", str, "", "a rival model to beat"),
+        register("widget", [Setting("competitor", str, "", "a rival model to beat"),
                           Setting("margin", float, 0.05, "by how much", minimum=-1, maximum=1),
                           Setting("mode", str, "strict", "how", choices=("strict", "loose"))],
-                 check=check, help="The acme plugin's settings.")
+                 check=check, help="The widget plugin's settings.")
 
 
 def test_the_template_is_built_from_the_declarations():
@@ -65,8 +65,8 @@ def test_the_template_is_built_from_the_declarations():
     expected = config.defaults()
     expected["project"]["name"] = "demo"
     assert parsed == expected
-    assert list(parsed) == ["project", "model", "data", "format", "train", "eval", "gates",
-                            "run", "privacy"]
+    builtin = ["project", "model", "data", "format", "train", "eval", "gates", "run", "privacy"]
+    assert [name for name in parsed if name in builtin] == builtin
     assert "learning_rate = 2e-4" in text  # written as a person would, not 0.0002
     assert max(len(line) for line in text.splitlines()) <= 100
 
@@ -93,34 +93,35 @@ def test_bad_values_name_the_file_and_key(data, message):
 
 
 def test_hook_register_settings(register_plugin, project):
-    register_plugin(Acme(), name="acme")
-    assert "acme" in settings.sections() and settings.sections()["acme"].plugin == "acme"
+    register_plugin(Widget(), name="widget")
+    assert settings.sections()["widget"].plugin == "widget"
     text = config.template_text("demo")
-    assert "[acme]\n# The acme plugin's settings.\n" in text and 'competitor = ""' in text
-    (project.root / "ftp.toml").write_text('[acme]\ncompetitor = "rival-1b"\n')
-    assert ftp.open_project(str(project.root)).config["acme"] == {
+    assert "[widget]\n# The widget plugin's settings.\n" in text and 'competitor = ""' in text
+    (project.root / "ftp.toml").write_text('[widget]\ncompetitor = "rival-1b"\n')
+    assert ftp.open_project(str(project.root)).config["widget"] == {
         "competitor": "rival-1b", "margin": 0.05, "mode": "strict"}
-    with pytest.raises(ConfigError, match="acme.mode must be one of 'strict', 'loose'"):
-        config.validate({"acme": {"mode": "lax"}})
-    with pytest.raises(ConfigError, match="acme.margin must be positive with a competitor"):
-        config.validate({"acme": {"competitor": "x", "margin": 0}})
-    with pytest.raises(ConfigError, match="unknown key acme.colour"):
-        config.validate({"acme": {"colour": "red"}})
+    with pytest.raises(ConfigError, match="widget.mode must be one of 'strict', 'loose'"):
+        config.validate({"widget": {"mode": "lax"}})
+    with pytest.raises(ConfigError, match="widget.margin must be positive with a competitor"):
+        config.validate({"widget": {"competitor": "x", "margin": 0}})
+    with pytest.raises(ConfigError, match="unknown key widget.colour"):
+        config.validate({"widget": {"colour": "red"}})
 
 
 def test_a_section_declared_twice_names_both_plugins(register_plugin):
-    register_plugin(Acme(), name="acme-one")
-    register_plugin(Acme(), name="acme-two")
-    with pytest.raises(PluginError, match=r"\[acme\] is declared by both acme-one and acme-two"):
+    register_plugin(Widget(), name="widget-one")
+    register_plugin(Widget(), name="widget-two")
+    with pytest.raises(PluginError, match=r"\[widget\] is declared by both widget-one and "
+                                          r"widget-two"):
         settings.sections()
 
 
 def test_doctor_lists_the_declared_sections(register_plugin):
     from ftp.plugins.doctor import settings_state
 
-    register_plugin(Acme(), name="acme")
+    register_plugin(Widget(), name="widget")
     state = settings_state()["sections"]
-    assert state["acme"] == {"plugin": "acme", "keys": ["competitor", "margin", "mode"]}
+    assert state["widget"] == {"plugin": "widget", "keys": ["competitor", "margin", "mode"]}
     assert state["train"]["plugin"] == "ftp.plugins.training.sections"
 
 
@@ -135,3 +136,18 @@ def test_eval_settings_have_one_constructor(project):
     assert from_run == from_eval and suite == ["testset"]
     assert (from_run.samples, from_run.temperature, from_run.judge_model, from_run.limit) == (
         3, 0.5, "judge", 7)
+
+
+def test_doctor_settings_lists_every_declared_key(register_plugin, invoke):
+    import json
+
+    register_plugin(Widget(), name="widget-settings")
+    rows = json.loads(invoke("doctor", "--settings", "--json").stdout)
+    by_key = {(r["section"], r["key"]): r for r in rows}
+    assert by_key[("widget", "mode")] == {"section": "widget", "key": "mode", "type": "string",
+                                          "default": '"strict"', "plugin": "widget-settings",
+                                          "help": "how"}
+    assert by_key[("train", "learning_rate")]["default"] == "2e-4"
+    assert len(rows) == sum(len(s.settings) for s in settings.sections().values())
+    table = invoke("doctor", "--settings").stdout
+    assert "learning_rate" in table and "widget-settings" in table
