@@ -1,7 +1,8 @@
 """Every hook ftp calls. Built-in plugins implement these exactly as third-party ones do.
 
-The registration hooks follow llm's shape: ftp calls ``register_X(register)`` once per
-process when it first needs that kind of capability, and each plugin calls
+The registration hooks follow llm's shape: ftp calls ``register_X(register)`` whenever it
+needs that kind of capability (so a hook must be cheap and free of side effects: import
+heavy libraries inside the objects it registers), and each plugin calls
 ``register(name, obj, description=...)`` for every capability it provides. A name
 registered twice is an error naming both plugins, raised when that name is used. What each
 registered object must look like is a typed ``Protocol`` in ``ftp.api`` (named in each
