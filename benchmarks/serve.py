@@ -8,7 +8,8 @@ are in flight at once from ftp's bounded load generator (``ftp.plugins.serving.l
 streamed chat completions): TTFT is the first streamed token, ITL the gaps between tokens.
 Every request generates exactly ``--tokens`` tokens (``min_new_tokens`` in-process; the
 request's ``generation_config`` for transformers serve, ``min_tokens``/``ignore_eos`` for
-vLLM), so tokens/s compare like with like. Cost per million generated tokens is
+vLLM), so tokens/s compare like with like. transformers serve runs twice: as `ftp serve`
+starts it (one request at a time) and with its ``--continuous-batching`` (not in --smoke). Cost per million generated tokens is
 ``--price-per-hour`` over tokens/s.
 
     python benchmarks/serve.py              # SmolLM2-135M-Instruct (ftp models pull ...)
@@ -106,7 +107,8 @@ def in_process(folder: Path, asked: list, levels: list[int], tokens: int, reques
 
 
 def served(engine_name: str, folder: Path, asked: list, levels: list[int], tokens: int,
-           requests: int, price: float | None, log: Path) -> list[dict]:
+           requests: int, price: float | None, log: Path,
+           flags: tuple[str, ...] = ()) -> list[dict]:
     from ftp.plugins.serving import engine as engines
     from ftp.plugins.serving.loadgen import measure
 
@@ -116,7 +118,7 @@ def served(engine_name: str, folder: Path, asked: list, levels: list[int], token
                                                "do_sample": False})})
     started = time.perf_counter()
     engine = engines.start(engine_name, folder, "127.0.0.1", engines.free_port(), log,
-                           timeout=600)
+                           timeout=600, extra=flags)
     ready = time.perf_counter() - started
     try:
         measure(engine.base_url, engine.model_name, asked[:2], concurrency=[1], requests=2,
@@ -126,8 +128,8 @@ def served(engine_name: str, folder: Path, asked: list, levels: list[int], token
                        price_per_hour=price, extra=extra)
     finally:
         engines.stop(engine)
-    return [{"arm": f"{engine_name} serve", "engine_start_s": round(ready, 1), **row}
-            for row in rows]
+    arm = f"{engine_name} serve" + "".join(f" {flag}" for flag in flags)
+    return [{"arm": arm, "engine_start_s": round(ready, 1), **row} for row in rows]
 
 
 def commit() -> str:
@@ -151,6 +153,8 @@ def main() -> None:
     parser.add_argument("--price-per-hour", type=float, default=1.0,
                         help="hardware price per hour (USD) for the cost column")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-continuous-batching", action="store_true",
+                        help="skip the transformers serve --continuous-batching arm")
     args = parser.parse_args()
     args.gpu = args.gpu or (torch.cuda.is_available() and not args.smoke
                             and "--model" not in sys.argv)
@@ -163,10 +167,14 @@ def main() -> None:
         folder, label = model_folder(args, Path(tmp))
         rows = in_process(folder, asked, levels, args.tokens, args.requests,
                           args.price_per_hour)
-        engines = ["transformers"] + (["vllm"] if importlib.util.find_spec("vllm") else [])
-        for name in engines:
+        # transformers serve as `ftp serve` starts it, then with its continuous batching
+        arms = [("transformers", ())]
+        if not (args.smoke or args.no_continuous_batching):  # its warm-up takes ~30 s
+            arms.append(("transformers", ("--continuous-batching",)))
+        arms += [("vllm", ())] if importlib.util.find_spec("vllm") else []
+        for index, (name, flags) in enumerate(arms):
             rows += served(name, folder, asked, levels, args.tokens, args.requests,
-                           args.price_per_hour, Path(tmp) / f"{name}.log")
+                           args.price_per_hour, Path(tmp) / f"{name}-{index}.log", flags)
     base = {r["concurrency"]: r["tokens_per_s"] for r in rows if r["arm"].startswith("in-")}
     for row in rows:
         row["tokens_per_s_vs_in_process"] = round(row["tokens_per_s"] / base[row["concurrency"]],

@@ -83,27 +83,30 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def command(name: str, model_dir: Path, host: str, port: int, log_requests: bool,
-            api_key: str | None = None) -> list[str]:
+            api_key: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The engine's command line; ``extra`` goes to the engine as it is (e.g.
+    ``--continuous-batching`` for transformers serve)."""
     if name == "vllm":
         argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model",
                 str(model_dir), "--host", host, "--port", str(port)]
         argv += ["--api-key", api_key] if api_key else []
-        return argv + ([] if log_requests else ["--disable-log-requests"])
+        return argv + ([] if log_requests else ["--disable-log-requests"]) + list(extra)
     code = "import sys; from transformers.cli.transformers import main; sys.exit(main())"
     return [sys.executable, "-c", code, "serve", str(model_dir), "--host", host,
-            "--port", str(port), "--log-level", "info" if log_requests else "warning"]
+            "--port", str(port), "--log-level", "info" if log_requests else "warning",
+            *extra]
 
 
 def start(name: str, model_dir: Path, host: str, port: int, log_path: Path, *,
           log_requests: bool = False, api_key: str | None = None,
-          timeout: float = 300.0) -> Engine:
+          timeout: float = 300.0, extra: tuple[str, ...] = ()) -> Engine:
     """Start engine ``name`` on ``model_dir`` and wait until it answers ``/v1/models``."""
     check_engine(name)
     check_port(host, port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command(name, model_dir, host, port, log_requests, api_key),
+    process = subprocess.Popen(command(name, model_dir, host, port, log_requests, api_key, extra),
                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                env=env, start_new_session=True)
     engine = Engine(name, model_dir, host, port, process, log_path, log)

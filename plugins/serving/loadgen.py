@@ -52,6 +52,14 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> Reply:
+    """One streamed request; a refused, broken or timed-out one counts as failed."""
+    try:
+        return await _streamed(client, body)
+    except (httpx.HTTPError, ValueError):
+        return Reply()
+
+
+async def _streamed(client: httpx.AsyncClient, body: dict[str, Any]) -> Reply:
     reply, start, last = Reply(), time.perf_counter(), None
     async with client.stream("POST", "/chat/completions", json=body) as response:
         if response.status_code != 200:
