@@ -52,8 +52,9 @@ def find_train_run(project: Project | None, ref: str) -> RunRecord | None:
     if project is None or "/" in ref or ref.endswith(".gguf"):
         return None
     if ref == "latest":  # the latest train run, whatever ran after it (an import, an eval)
-        runs = [r for r in project.store.list_runs(limit=50) if r.kind in TRAIN_KINDS]
-        return runs[0] if runs else None
+        runs = [run for kind in TRAIN_KINDS for run in project.store.list_runs(kind=kind,
+                                                                              limit=1)]
+        return max(runs, key=lambda run: run.id) if runs else None
     try:
         run = project.store.get_run(ref)
     except NotFound:
