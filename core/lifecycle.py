@@ -3,7 +3,8 @@
 Every command that records a run goes through here (``Project.run`` to start one,
 ``Project.resume`` to continue a failed one), so each transition is stored the same way and
 plugins observe every one: ``ftp_run_started`` on start and on resume (with the live process
-recorded), ``ftp_run_finished`` on finish and on failure. A hook that raises is reported in
+recorded), ``ftp_run_finished`` on finish and on failure (a run whose process died is
+marked failed when the store next opens, and observed then). A hook that raises is reported in
 one line naming the plugin; the run's outcome stands.
 """
 
@@ -77,6 +78,13 @@ def fail(project: Project, run: RunRecord, error: BaseException) -> RunRecord:
         summary={"traceback": traceback.format_exc()})
     notify("ftp_run_finished", project=project, run=record)
     return record
+
+
+def recovered(project: Project, runs: list[RunRecord]) -> None:
+    """Runs the store found ``running`` under a dead process and marked failed when it
+    opened: plugins see them finish (failed) like any other run."""
+    for run in runs:
+        notify("ftp_run_finished", project=project, run=run)
 
 
 @contextmanager

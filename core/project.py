@@ -67,7 +67,10 @@ class Project:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.state_dir / DB_NAME)
+        store = Store(self.state_dir / DB_NAME)
+        # runs whose process died were marked failed on open: a transition plugins observe
+        lifecycle.recovered(self, [store.get_run(run_id) for run_id in store.recovered])
+        return store
 
     @contextmanager
     def run(self, kind: str, **fields: Any) -> Iterator[RunRecord]:

@@ -113,3 +113,13 @@ def test_hook_register_migrations(register_plugin, tmp_path):
     with pytest.raises(PluginError, match="'notes-plugin' are registered by both notes and "
                                           "notes-again"):
         Store(tmp_path / "b" / "ftp.db")
+
+
+def test_a_run_whose_process_died_is_observed_failing(register_plugin, project):
+    recorder = Recorder()
+    register_plugin(recorder, name="recorder")
+    run = project.store.start_run("train")
+    project.store.update_run(run.id, pid=999_999_999)  # no such process
+    reopened = ftp.open_project(str(project.root))
+    assert reopened.store.get_run(run.id).status == "failed"
+    assert recorder.events[-1][:3] == ("finished", run.id, "failed")
