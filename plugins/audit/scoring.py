@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ftp.api import Tokenizer
 from ftp.plugins.evaluation.prefix_cache import PrefixCache, cache_keyword, supports_prefix_cache
 
 Tick = Callable[[int], None]
@@ -35,7 +36,7 @@ def common_prefix(a: list[int], b: list[int]) -> int:
     return max(n, 1)
 
 
-def continuation_logprobs(model: Any, tokenizer: Any, context: str, continuations: list[str],
+def continuation_logprobs(model: Any, tokenizer: Tokenizer, context: str, continuations: list[str],
                           batch_size: int = 64, tick: Tick | None = None) -> list[float]:
     """Sum of log-probabilities of each continuation's tokens after ``context``."""
     base = tokenizer(context.rstrip(" "), add_special_tokens=False)["input_ids"]
@@ -57,7 +58,7 @@ def _cache_works(model: Any) -> bool:
     return supports_prefix_cache(_unwrapped(model))
 
 
-def full_sequences(model: Any, tokenizer: Any, sequences: list[list[int]], begins: list[int],
+def full_sequences(model: Any, tokenizer: Tokenizer, sequences: list[list[int]], begins: list[int],
                    batch_size: int = 64, tick: Tick | None = None) -> list[float]:
     """Every ``context + continuation`` as its own right-padded sequence (the reference)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -78,7 +79,7 @@ def full_sequences(model: Any, tokenizer: Any, sequences: list[list[int]], begin
     return scores
 
 
-def cached_prefix(model: Any, tokenizer: Any, sequences: list[list[int]], begins: list[int],
+def cached_prefix(model: Any, tokenizer: Tokenizer, sequences: list[list[int]], begins: list[int],
                   shared: int, batch_size: int = 256, tick: Tick | None = None) -> list[float]:
     """The first ``shared`` tokens (the same in every sequence) run once; each batch runs
     the rest of its sequences on their key/value states."""

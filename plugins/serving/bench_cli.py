@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project
 from ftp.errors import UserError
 from ftp.output import echo_json, echo_table
 from ftp.progress import info
@@ -40,7 +41,7 @@ def check_bounds(count: int, max_seconds: float, max_tokens: int) -> None:
         raise UserError(f"--max-tokens must be between 2 and 4096, not {max_tokens}")
 
 
-def prompts(project: Any) -> list[list[dict[str, Any]]]:
+def prompts(project: Project) -> list[list[dict[str, Any]]]:
     """The test split's conversations (what the model will be asked), else a fixed set."""
     if project is not None:
         from ftp.errors import NotFound
@@ -89,7 +90,7 @@ def run_bench_serve(target: str, *, model_name: str | None, api_key: str | None,
     echo_table(rows, COLUMNS if price_per_hour is not None else COLUMNS[:-1])
 
 
-def _stored(project: Any, target: str, targets: list[str], settings: dict[str, Any],
+def _stored(project: Project, target: str, targets: list[str], settings: dict[str, Any],
             measure: Any) -> list[dict[str, Any]]:
     from ftp.plugins.models.loading import find_train_run
     from ftp.plugins.serving.endpoint_eval import is_endpoint
@@ -103,7 +104,7 @@ def _stored(project: Any, target: str, targets: list[str], settings: dict[str, A
     return rows
 
 
-def _measurer(project: Any, asked: list[list[dict[str, Any]]], settings: dict[str, Any],
+def _measurer(project: Project, asked: list[list[dict[str, Any]]], settings: dict[str, Any],
               model_name: str | None, api_key: str | None, engine: str) -> Any:
     from ftp.plugins.serving.endpoint_eval import connect, is_endpoint
     from ftp.plugins.serving.loadgen import measure
@@ -125,7 +126,7 @@ def _measurer(project: Any, asked: list[list[dict[str, Any]]], settings: dict[st
     return one
 
 
-def _served(project: Any, ref: str, engine: str, run_levels: Any) -> list[dict[str, Any]]:
+def _served(project: Project, ref: str, engine: str, run_levels: Any) -> list[dict[str, Any]]:
     """Serve ``ref`` on a free loopback port for the measurement, then stop it."""
     from ftp.plugins.serving import engine as engines
     from ftp.plugins.serving.serve import served_folder

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ftp.api import Project
 from ftp.progress import info
 
 
-def stage_deploy(project: Any, outcome: Any) -> None:
+def stage_deploy(project: Project, outcome: Any) -> None:
     from ftp.plugins.loop import pipeline_state as state
 
     config = project.config["deploy"]
@@ -31,7 +32,7 @@ def stage_deploy(project: Any, outcome: Any) -> None:
     outcome.stages["deploy"] = "ran"
 
 
-def deploy(project: Any, ref: str, in_process: int, config: dict[str, Any]
+def deploy(project: Project, ref: str, in_process: int, config: dict[str, Any]
            ) -> tuple[int, dict[str, Any]]:
     """The served eval run's id and its parity decision against ``in_process``."""
     from ftp.plugins.evaluation.cli_eval import configured
@@ -66,7 +67,7 @@ def deploy(project: Any, ref: str, in_process: int, config: dict[str, Any]
     return served, decision
 
 
-def _gguf(project: Any, ref: str, target: Path, quant: str) -> None:
+def _gguf(project: Project, ref: str, target: Path, quant: str) -> None:
     from ftp.plugins.training.export import export_gguf
 
     if target.exists():
@@ -75,6 +76,6 @@ def _gguf(project: Any, ref: str, target: Path, quant: str) -> None:
     info(f"deploy: GGUF ({written.quant}, {written.bytes / 1e6:.1f} MB) at {written.path}")
 
 
-def _decisions(project: Any, served: int) -> list[dict[str, Any]]:
+def _decisions(project: Project, served: int) -> list[dict[str, Any]]:
     return [{**row, "passed": bool(row["passed"])} for row in
             project.store.db["gate_decisions"].rows_where("run_id = ?", [served])]

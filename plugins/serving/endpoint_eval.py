@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from ftp.api import Project, RunRecord
 from ftp.errors import UserError
 from ftp.plugins.evaluation import metrics
 from ftp.progress import info
@@ -91,7 +92,7 @@ def check_logprobs(client: Client, model_name: str) -> None:
                         "--suite testset, or serve with vLLM")
 
 
-def evaluate_endpoint(project: Any, url: str, suite: list[str], settings: Any, *,
+def evaluate_endpoint(project: Project, url: str, suite: list[str], settings: Any, *,
                       model_name: str | None = None, api_key: str | None = None,
                       name: str | None = None, parent_id: int | None = None) -> Any:
     """Evaluate the model behind ``url`` on ``suite``; one stored eval run (a child of
@@ -117,7 +118,7 @@ def evaluate_endpoint(project: Any, url: str, suite: list[str], settings: Any, *
     return EvalOutcome(project.store.get_run(run.id), results, [])
 
 
-def _test_records(project: Any, settings: Any) -> list[dict[str, Any]]:
+def _test_records(project: Project, settings: Any) -> list[dict[str, Any]]:
     from ftp.plugins.data.api import load_records
 
     template = (project.config.get("format") or {}).get("template", "chat_template")
@@ -131,7 +132,7 @@ def _test_records(project: Any, settings: Any) -> list[dict[str, Any]]:
     return records[: settings.limit] if settings.limit else records
 
 
-def _testset(project: Any, run: Any, client: Client, model_name: str,
+def _testset(project: Project, run: RunRecord, client: Client, model_name: str,
              records: list[dict[str, Any]], settings: Any, pinned: dict[str, Any]
              ) -> list[dict[str, Any]]:
     from ftp.plugins.data.api import format_of, to_messages
@@ -183,7 +184,7 @@ def _chat(client: Client, model_name: str, messages: list[dict[str, Any]], setti
     return text, int(used)
 
 
-def _benchmark(project: Any, run: Any, url: str, model_name: str, api_key: str | None,
+def _benchmark(project: Project, run: RunRecord, url: str, model_name: str, api_key: str | None,
                task: str, settings: Any) -> list[dict[str, Any]]:
     """One built-in benchmark (its local task folder, as in-process) through lm-eval's
     ``local-completions`` model. Log-likelihoods need the model's tokenizer: the model name

@@ -21,6 +21,7 @@ from typing import Any
 import gguf
 import numpy as np
 
+from ftp.api import Tokenizer
 from ftp.errors import UserError
 
 QUANTS = ("f16", "q8_0")
@@ -56,7 +57,7 @@ def check_supported(config: Any) -> None:
                         hint="export a merged folder with --merged DIR instead")
 
 
-def write_gguf(model: Any, tokenizer: Any, path: Path, quant: str = "f16",
+def write_gguf(model: Any, tokenizer: Tokenizer, path: Path, quant: str = "f16",
                name: str = "model") -> Written:
     """Write ``model`` (a merged transformers model) and ``tokenizer`` to ``path``."""
     if quant not in QUANTS:
@@ -98,7 +99,7 @@ def _write_config(writer: gguf.GGUFWriter, config: Any, name: str, quant: str) -
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
 
-def _write_tokenizer(writer: gguf.GGUFWriter, tokenizer: Any, config: Any) -> None:
+def _write_tokenizer(writer: gguf.GGUFWriter, tokenizer: Tokenizer, config: Any) -> None:
     state = json.loads(tokenizer.backend_tokenizer.to_str())
     model = state.get("model") or {}
     if model.get("type") != "BPE" or not _byte_level(state):
@@ -142,7 +143,7 @@ def _pre_tokenizer(state: dict[str, Any], config: Any) -> str:
     return "gpt2"  # ByteLevel's own GPT-2 regex (SmolLM2, the tiny test model)
 
 
-def _vocabulary(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
+def _vocabulary(tokenizer: Tokenizer, vocab_size: int) -> tuple[list[str], list[int]]:
     """Tokens by id, padded to the model's vocabulary size, with llama.cpp's token types."""
     by_id = {index: token for token, index in tokenizer.get_vocab().items()}
     added = tokenizer.added_tokens_decoder
@@ -161,7 +162,7 @@ def _vocabulary(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
     return tokens, types
 
 
-def _adds_bos(tokenizer: Any) -> bool:
+def _adds_bos(tokenizer: Tokenizer) -> bool:
     bos = tokenizer.bos_token_id
     if bos is None:
         return False

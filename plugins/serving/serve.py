@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ftp.api import Project
 from ftp.errors import UserError
 from ftp.progress import info
 
@@ -30,7 +31,7 @@ class ServeOptions:
     log_requests: bool = False
 
 
-def served_folder(project: Any, ref: str) -> Path:
+def served_folder(project: Project, ref: str) -> Path:
     """The model folder an engine loads for ``ref``: a train run merged (once), else the
     model's own folder."""
     from ftp.plugins.models import resolve_model
@@ -61,7 +62,7 @@ def needs_proxy(options: ServeOptions) -> bool:
                                                        or options.log_requests))
 
 
-def serve(project: Any, ref: str, options: ServeOptions, log_dir: Path) -> None:
+def serve(project: Project, ref: str, options: ServeOptions, log_dir: Path) -> None:
     """Start the engine (and the proxy), print the URL, run until Ctrl-C or SIGTERM."""
     from ftp.plugins.serving import engine as engines
 
@@ -104,7 +105,7 @@ def _shown(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _run_proxy(project: Any, options: ServeOptions, engine: Any) -> None:
+def _run_proxy(project: Project, options: ServeOptions, engine: Any) -> None:
     import uvicorn
 
     from ftp.plugins.serving.proxy import build_app
@@ -118,7 +119,7 @@ def _run_proxy(project: Any, options: ServeOptions, engine: Any) -> None:
     uvicorn.Server(config).run()
 
 
-def _scrubber(project: Any) -> Any:
+def _scrubber(project: Project) -> Any:
     from ftp.privacy import build_scrubber
 
     scrubber = build_scrubber(project.config.get("privacy") if project else None)

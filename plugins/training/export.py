@@ -14,13 +14,14 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig
 
+from ftp.api import Project, RunRecord
 from ftp.errors import NotFound, UserError
 from ftp.plugins.models import load_model, resolve_model
 from ftp.plugins.models.loading import final_model_path, find_train_run
 from ftp.plugins.serving.gguf_writer import QUANTS, check_supported, write_gguf
 
 
-def _run(project, ref: str):
+def _run(project: Project, ref: str):
     run = find_train_run(project, ref)
     if run is None:
         raise UserError(f"{ref!r} is not a train run of this project",
@@ -28,7 +29,7 @@ def _run(project, ref: str):
     return run
 
 
-def _source(project, ref: str) -> str:
+def _source(project: Project, ref: str) -> str:
     """A train run's id, or ``ref`` itself when it names a model (folder, installed name)."""
     run = find_train_run(project, ref)
     if run is not None:
@@ -48,7 +49,7 @@ def _empty_target(target: Path) -> Path:
     return target
 
 
-def export_adapter(project, ref: str, target: Path) -> Path:
+def export_adapter(project: Project, ref: str, target: Path) -> Path:
     final = final_model_path(_run(project, ref))
     if not (final / "adapter_config.json").is_file():
         raise UserError(f"run {ref} trained the model's own weights; it has no adapter",
@@ -58,7 +59,7 @@ def export_adapter(project, ref: str, target: Path) -> Path:
     return target
 
 
-def export_merged(project, ref: str, target: Path) -> Path:
+def export_merged(project: Project, ref: str, target: Path) -> Path:
     source = _source(project, ref)
     _empty_target(target)
     model, tokenizer = merged_model(project, source)
@@ -67,7 +68,7 @@ def export_merged(project, ref: str, target: Path) -> Path:
     return target
 
 
-def merged_model(project, ref: str):
+def merged_model(project: Project, ref: str):
     """``(model, tokenizer)`` of a train run (adapter merged into the base) or a model, in
     float32 so an export rounds once, from the training precision straight to its own."""
     model, tokenizer = load_model(ref, project, dtype=torch.float32, device="cpu")
@@ -78,7 +79,7 @@ def merged_model(project, ref: str):
     return model, tokenizer
 
 
-def export_gguf(project, ref: str, target: Path, quant: str = "f16"):
+def export_gguf(project: Project, ref: str, target: Path, quant: str = "f16"):
     """Write train run (or model) ``ref`` merged, as one GGUF file at ``target``."""
     if quant not in QUANTS:
         raise UserError(f"--quant must be one of {', '.join(QUANTS)}, not {quant!r}")
@@ -100,7 +101,7 @@ def export_gguf(project, ref: str, target: Path, quant: str = "f16"):
     return dataclasses.replace(written, path=target)
 
 
-def _config(project, run, ref: str):
+def _config(project: Project, run: RunRecord, ref: str):
     folder = resolve_model(run.model if run is not None else ref)
     if run is not None and (final_model_path(run) / "config.json").is_file():
         folder = final_model_path(run)
