@@ -47,7 +47,7 @@ def register_data_sources(register: Register) -> None:
     raises ``ftp.errors.InputError`` naming the file and line (never quoting the record) for
     unreadable input. Readers must stream: a multi-GB file is read in constant memory.
     ``suffixes`` are the file suffixes it handles: ``ftp data import x.acme`` picks the
-    reader that claims ``.acme``, ``--source NAME`` picks one by name. Two plugins claiming
+    reader that claims ``.acme``, ``--format NAME`` picks one by name. Two plugins claiming
     one suffix is an error for files with that suffix only, naming both.
     """
 
