@@ -36,17 +36,21 @@ def register_settings(register: RegisterSettings) -> None:
 @click.option("--scrub-outputs", is_flag=True,
               help="Scrub replies with the project's privacy policy before they leave.")
 @click.option("--log-requests", is_flag=True, help="Log request bodies (off: they may hold PII).")
+@click.option("--continuous-batching", is_flag=True,
+              help="transformers serve batches the requests in flight (benchmarks/serve.py: "
+                   "1.3-3x the tokens/s on CPU); check its outputs with a parity gate.")
 def serve_command(model: str, engine: str, host: str, port: int, api_key: str | None,
-                  scrub_outputs: bool, log_requests: bool) -> None:
+                  scrub_outputs: bool, log_requests: bool, continuous_batching: bool) -> None:
     """Serve MODEL (a train run, merged first, or a model) on an OpenAI-compatible engine.
 
     Prints the URL (http://HOST:PORT/v1); Ctrl-C stops the engine and its workers."""
     from ftp.plugins.generation.models import optional_project
     from ftp.plugins.serving.serve import ServeOptions, check_options, serve
 
-    check_options(host, port)
+    check_options(host, port, engine, continuous_batching)
     project = optional_project()
-    options = ServeOptions(engine, host, port, api_key, scrub_outputs, log_requests)
+    options = ServeOptions(engine, host, port, api_key, scrub_outputs, log_requests,
+                           continuous_batching)
     log_dir = (project.root / ".ftp" / "serve") if project else Path.cwd() / ".ftp-serve"
     serve(project, model, options, log_dir)
 
