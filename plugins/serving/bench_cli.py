@@ -3,12 +3,12 @@ measurement), prompts (the project's test split, else a fixed set), the stored r
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ftp.api import Project
 from ftp.errors import UserError
 from ftp.output import echo_json, echo_table
+from ftp.paths import ftp_home
 from ftp.progress import info
 
 FIXED_PROMPTS = [
@@ -132,7 +132,7 @@ def _served(project: Project, ref: str, engine: str, run_levels: Any) -> list[di
     from ftp.plugins.serving.serve import served_folder
 
     folder = served_folder(project, ref)
-    logs = (project.root / ".ftp" / "serve") if project else Path.cwd() / ".ftp-serve"
+    logs = (project.root / ".ftp" / "serve") if project else ftp_home() / "serve"
     info(f"{ref}: starting {engine} serve")
     started = engines.start(engine, folder, "127.0.0.1", engines.free_port(),
                             logs / "bench-engine.log")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from ftp import hookimpl
 from ftp.api import RegisterSettings
 from ftp.cli import subgroup
+from ftp.paths import ftp_home
 
 
 @hookimpl
@@ -51,7 +50,7 @@ def serve_command(model: str, engine: str, host: str, port: int, api_key: str | 
     project = optional_project()
     options = ServeOptions(engine, host, port, api_key, scrub_outputs, log_requests,
                            continuous_batching)
-    log_dir = (project.root / ".ftp" / "serve") if project else Path.cwd() / ".ftp-serve"
+    log_dir = (project.root / ".ftp" / "serve") if project else ftp_home() / "serve"
     serve(project, model, options, log_dir)
 
 
