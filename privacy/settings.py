@@ -31,7 +31,8 @@ def check_privacy(values: dict[str, Any], path: str = "ftp.toml") -> None:
     where = f"{path}: privacy"
     tier = values.get("tier", "ner")
     if tier not in TIERS:
-        raise ConfigError(f"{where}.tier: unknown tier {tier!r}; valid: {', '.join(TIERS)}")
+        raise ConfigError(f"{where}.tier: unknown privacy tier {tier!r}; valid: "
+                          f"{', '.join(TIERS)}")
     _check_numbers(values, where)
     patterns = values.get("patterns") or {}
     if not isinstance(patterns, dict):

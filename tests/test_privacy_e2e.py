@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ftp import hookimpl
-from ftp.offline import blocked_attempts, guard_enabled
+from ftp.offline import blocked_attempts, guard_enabled, online_env
 
 RAW = ("ana.lima@example.org", "+1 415-555-0132", "Ana Lima", "10.20.30.40")
 WORDS = "refund router billing ticket summary answer priority high low product".split()
@@ -180,7 +180,8 @@ def test_whole_loop_runs_in_a_namespace_without_network(loop_project):
     *outputs, last = done.stdout.split("@@END@@")
     assert json.loads(last.strip().splitlines()[-1]) == {"blocked": []}
     _check_outcome(root, outputs)
+    # without ftp's guard (children inherit it), so that the kernel is what refuses
     probe = subprocess.run(["unshare", "-n", sys.executable, "-c",
                             "import socket; socket.create_connection(('203.0.113.7', 80), 1)"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=online_env())
     assert "Network is unreachable" in probe.stderr  # the namespace really has no network

@@ -45,7 +45,7 @@ def test_a_typo_in_privacy_is_refused_and_nothing_is_stored(project, invoke, lin
 def test_the_check_alone():
     check_privacy({"tier": "ner", "entities": ["PERSON", "EMPLOYEE_ID"],
                    "patterns": {"EMPLOYEE_ID": "EMP-\\d{6}"}, "score_threshold": 0})
-    with pytest.raises(ConfigError, match="unknown tier 'spacy'"):
+    with pytest.raises(ConfigError, match="unknown privacy tier 'spacy'"):
         check_privacy({"tier": "spacy"})
     with pytest.raises(ConfigError, match="expected a number"):
         check_privacy({"score_threshold": "high"})
