@@ -229,10 +229,14 @@ CATEGORIES = (  # torch.profiler op name -> where the time goes
 )
 
 
-def profile_step(folder: str, batch: int, median: int, precision: str) -> dict:
+def profile_step(folder: str, batch: int, median: int, precision: str,
+                 threads: int = 1) -> dict:
     """Where one ftp training step's time goes (forward + backward, torch.profiler, self
-    CPU time by operator category); the same model, LoRA, flat row and attention as the arm."""
+    CPU time by operator category); the same model, LoRA, flat row, attention and thread
+    count as the arm."""
     import torch
+
+    torch.set_num_threads(threads)
     from peft import LoraConfig, get_peft_model
     from torch.profiler import ProfilerActivity, profile
     from transformers import AutoModelForCausalLM
@@ -325,7 +329,7 @@ def bench_model(name: str, steps: int, batch: int, median: int, threads: int,
     found["loss_difference_identical_batch"] = {
         p: loss_difference(str(folder), batch, median, p) for p in precisions}
     if profile and "ftp" in arms:  # both precisions where the CPU has bf16 instructions
-        found["ftp_step_profile"] = [profile_step(str(folder), batch, median, p)
+        found["ftp_step_profile"] = [profile_step(str(folder), batch, median, p, threads)
                                      for p in ("fp32", "bf16")[:2 if cpu_bf16_flags() else 1]]
     return found
 
