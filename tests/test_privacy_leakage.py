@@ -26,7 +26,8 @@ def _one_thread():
 
 def _dataset(project) -> int:
     with project.store.transaction() as db:
-        return db["datasets"].insert({"name": "d", "version": 1}).last_pk
+        # a finished dataset (one without a content hash is a pending import, removed on open)
+        return db["datasets"].insert({"name": "d", "version": 1, "content_hash": "h"}).last_pk
 
 
 def test_canary_records_are_alpaca_and_stored(project):
