@@ -48,3 +48,13 @@ def test_fused_lora_under_autocast_equals_peft(tiny_model):
     for name, grad in grads.items():
         scale = grad.abs().max().item() or 1.0
         assert (fused_grads[name] - grad).abs().max().item() <= 0.03 * scale, name
+
+
+def test_precision_setting_chooses_autocast():
+    from ftp.plugins.training import sections
+    from ftp.plugins.training.engine import use_bf16
+
+    declared = next(s for s in sections.TRAIN if s.key == "precision")
+    assert declared.default == "auto" and set(declared.choices) == {"auto", "fp32", "bf16"}
+    assert use_bf16("bf16") and not use_bf16("fp32")
+    assert use_bf16("auto") == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
