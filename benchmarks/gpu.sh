@@ -20,6 +20,10 @@ PY=${PYTHON:-python}
 "$PY" -c "import ftp" 2>/dev/null || "$PY" -m pip install -q --no-deps -e . || exit 2
 PARTS=$(mktemp -d "${TMPDIR:-/tmp}/ftp-gpu-XXXXXX")
 export FTP_HOME=${FTP_HOME:-$PARTS/home}
+# the benchmark data: FTP_BENCHDATA, else ../shared/benchdata (eval.py's default), else ./shared
+if [[ -z "${FTP_BENCHDATA:-}" && ! -d "$ROOT/../shared/benchdata" && -d "$ROOT/shared/benchdata" ]]; then
+  export FTP_BENCHDATA=$ROOT/shared/benchdata
+fi
 if [[ $SMOKE == 1 ]]; then
   OUT=${FTP_GPU_OUT:-$ROOT/benchmarks/results/gpu_smoke.json}
   TRAIN=(--smoke --shapes smoke-qwen --arms trl_padding_free,ftp)
