@@ -102,3 +102,34 @@ def test_mmlu_five_shot_accuracy_equals_hflm(loaded):
         assert [r[:2] for r in ours] == [r[:2] for r in rows]
         assert max(abs(a - b) for x, y in zip(ours, rows, strict=True)
                    for a, b in zip(x[2], y[2], strict=True)) <= 1e-4
+
+
+def _default_model():
+    """The pulled SmolLM2-135M-Instruct outside the test's own FTP_HOME, if any."""
+    import os
+    from pathlib import Path
+
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    folder = base / "ftp" / "models" / "smollm2-135m-instruct"
+    return folder if (folder / "config.json").is_file() else None
+
+
+@pytest.mark.slow
+def test_shared_prefix_scores_equal_hflm_on_the_default_model():
+    from lm_eval.models.huggingface import HFLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ftp.plugins.evaluation.fast_lm import FastLM
+
+    folder = _default_model()
+    if folder is None:
+        pytest.skip("SmolLM2-135M-Instruct not pulled (ftp models pull smollm2-135m-instruct)")
+    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    requests = _requests()
+    expected = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=4).loglikelihood(
+        requests, disable_tqdm=True)
+    got = FastLM(pretrained=model, tokenizer=tokenizer, batch_size=4).loglikelihood(
+        requests, disable_tqdm=True)
+    assert max(abs(a[0] - b[0]) for a, b in zip(got, expected, strict=True)) <= 1e-4
+    assert [a[1] for a in got] == [b[1] for b in expected]
