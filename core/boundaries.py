@@ -12,6 +12,7 @@ anything else stays a traceback (a bug to fix).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager as ContextManager
@@ -49,7 +50,17 @@ def _reading_message(error: BaseException) -> str:
         return "a number with more digits than Python converts (4,300)"
     if isinstance(error, sqlite3.DatabaseError):
         return f"not a readable SQLite database ({first_line(error)})"
-    return f"cannot read ({type(error).__name__}: {first_line(error)})"
+    return f"cannot read ({type(error).__name__}{_position(error)})"
+
+
+def _position(error: BaseException) -> str:
+    """Where a decoder stopped, never what it read: other libraries' messages (pyarrow, csv)
+    may quote a cell of the user's data, which can hold PII."""
+    if isinstance(error, json.JSONDecodeError):
+        return f": {error.msg} at column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return f": {error.reason} at byte {error.start}"
+    return ""
 
 
 @contextmanager
