@@ -9,25 +9,19 @@ the float32 logits (measured 6.3e-3 on the tiny model, whose logits are within +
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftp.plugins.training.export import merged_model
-from tests.test_train_support import import_records, make_records, write_config
+from tests.test_train_support import train_tiny
 
 TEXT = 'Summarise the email: {"category": "billing"} <|im_start|>user\nhi<|im_end|> 123'
 
 
 @pytest.fixture
 def trained(project, tiny_model, invoke):
-    write_config(project, str(tiny_model), max_steps=2, learning_rate=5e-3)
-    import_records(project, make_records(16))
-    result = invoke("-q", "train", "--json", "--name", "ft")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return train_tiny(project, tiny_model, invoke, steps=2, records=16, name="ft")
 
 
 def _logits(model, ids):

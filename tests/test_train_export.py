@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from ftp.plugins.models import load_model
-from tests.test_train_support import import_records, make_records, write_config
+from tests.test_train_support import train_tiny
 
 
 @pytest.fixture
 def trained(project, tiny_model, invoke):
-    write_config(project, str(tiny_model), max_steps=3, learning_rate=5e-3)
-    import_records(project, make_records(24))
-    result = invoke("-q", "train", "--json", "--name", "exp")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return train_tiny(project, tiny_model, invoke, steps=3, records=24, name="exp")
 
 
 def _logits(model, ids):

@@ -1,5 +1,6 @@
 """The fused LoRA forward (`lora_fused.py`) computes PEFT's function: same loss and gradients
-(exactly for a power-of-two scaling), DoRA keeps PEFT's forward, and PEFT's is back after."""
+(exactly for a power-of-two scaling; the same bf16 products under autocast), DoRA keeps PEFT's
+forward, and PEFT's is back after. ``precision`` chooses autocast only where asked for."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ def _model(tiny_model, **lora):
     return model.train()
 
 
-def _loss_and_grads(model):
+def _loss_and_grads(model, bf16: bool = False):
     torch.manual_seed(1)
     ids = torch.randint(5, 200, (2, 24))
-    loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=ids, labels=ids, use_cache=False).loss
     loss.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
     model.zero_grad()
@@ -59,3 +61,30 @@ def test_dora_keeps_peft_forward(tiny_model):
     with lora_fused.fused_lora(model):
         again, _ = _loss_and_grads(model)
     assert again == loss
+
+
+def test_fused_lora_under_autocast_equals_peft(tiny_model):
+    from ftp.plugins.training.lora_fused import _plain, fused_lora
+
+    model = _model(tiny_model)
+    layer = next(m for m in model.modules() if hasattr(m, "lora_variant"))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert _plain(layer, torch.zeros(1, 4, layer.in_features), (), {}) == "default"
+    loss, grads = _loss_and_grads(model, bf16=True)
+    with fused_lora(model):
+        fused_loss, fused_grads = _loss_and_grads(model, bf16=True)
+    assert all(g.dtype == torch.float32 for g in fused_grads.values())  # weights stay fp32
+    assert fused_loss == pytest.approx(loss, abs=1e-3)  # bf16 rounding, summed differently
+    for name, grad in grads.items():
+        scale = grad.abs().max().item() or 1.0
+        assert (fused_grads[name] - grad).abs().max().item() <= 0.03 * scale, name
+
+
+def test_precision_setting_chooses_autocast():
+    from ftp.plugins.training import sections
+    from ftp.plugins.training.engine import use_bf16
+
+    declared = next(s for s in sections.TRAIN if s.key == "precision")
+    assert declared.default == "auto" and set(declared.choices) == {"auto", "fp32", "bf16"}
+    assert use_bf16("bf16") and not use_bf16("fp32")
+    assert use_bf16("auto") == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())

@@ -51,3 +51,14 @@ def _toml(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return repr(value)
+
+
+def train_tiny(project, tiny_model, invoke, *, steps: int, records: int, name: str) -> dict:
+    """A short LoRA run on the tiny model through `ftp train`; its JSON summary."""
+    import json
+
+    write_config(project, str(tiny_model), max_steps=steps, learning_rate=5e-3)
+    import_records(project, make_records(records))
+    result = invoke("-q", "train", "--json", "--name", name)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
