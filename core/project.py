@@ -41,6 +41,15 @@ class Project:
                               hint="create a project with `ftp init`")
 
     @classmethod
+    def find_optional(cls, start: Path | str | None = None) -> Project | None:
+        """The project containing ``start``, or None: commands that also work outside one
+        (chat, latency, serve, scrub) use the project's settings when there is one."""
+        try:
+            return cls.find(start)
+        except ProjectNotFound:
+            return None
+
+    @classmethod
     def init(cls, root: Path | str, name: str | None = None) -> Project:
         """Create ``ftp.toml`` and ``.ftp/`` in ``root``; refuse to overwrite a project."""
         root = Path(root).resolve()

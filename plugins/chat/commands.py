@@ -41,9 +41,10 @@ def chat(model: str, system: str | None, max_new_tokens: int, no_scrub: bool) ->
     when complete. Type /exit or press Ctrl-D to leave.
     """
     from ftp.plugins.generation.decoding import stream_reply
-    from ftp.plugins.generation.models import load_for_inference, optional_project
+    from ftp.plugins.generation.models import load_for_inference
+    from ftp.project import Project
 
-    project = optional_project()
+    project = Project.find_optional()
     loaded, tokenizer = load_for_inference(model, project)
     scrubber = None if no_scrub else output_scrubber(project)
     messages = [{"role": "system", "content": system}] if system else []

@@ -34,11 +34,12 @@ def latency(models: tuple[str, ...], price_per_hour: float | None, new_tokens: i
     from ftp.errors import UserError
     from ftp.plugins.generation.decoding import best_strategy
     from ftp.plugins.generation.latency import measure
-    from ftp.plugins.generation.models import load_for_inference, optional_project
+    from ftp.plugins.generation.models import load_for_inference
+    from ftp.project import Project
 
     if new_tokens < 2 or batch < 1 or repeats < 1:
         raise UserError("--new-tokens must be at least 2, --batch and --repeats at least 1")
-    project, rows = optional_project(), []
+    project, rows = Project.find_optional(), []
     for ref in models:
         model, tokenizer = load_for_inference(ref, project)
         chosen = best_strategy(str(next(model.parameters()).device)) if strategy == "auto" \

@@ -1,5 +1,5 @@
-"""Models loaded for generation (chat, latency): a project if there is one, the best device,
-eval mode."""
+"""Models loaded for generation (chat, latency, serving): a model reference or a train run, on
+the best device, in eval mode."""
 
 from __future__ import annotations
 
@@ -7,17 +7,8 @@ from typing import Any
 
 import torch
 
-from ftp.errors import ProjectNotFound
 from ftp.plugins.models import load_model
 from ftp.project import Project
-
-
-def optional_project() -> Project | None:
-    """The project around the current folder, or None: chat and latency work outside one."""
-    try:
-        return Project.find()
-    except ProjectNotFound:
-        return None
 
 
 def load_for_inference(ref: str, project: Project | None) -> tuple[Any, Any]:

@@ -21,13 +21,10 @@ def register_commands(cli: click.Group) -> None:
 def _privacy_config(tier: str | None) -> dict:
     """The project's [privacy] table, or the defaults outside a project."""
     from ftp import config
-    from ftp.errors import ProjectNotFound
     from ftp.project import Project
 
-    try:
-        settings = dict(Project.find().config["privacy"])
-    except ProjectNotFound:
-        settings = dict(config.defaults()["privacy"])
+    project = Project.find_optional()
+    settings = dict(project.config["privacy"] if project else config.defaults()["privacy"])
     if tier:
         settings["tier"] = tier
     return settings

@@ -60,10 +60,10 @@ def run_bench_serve(target: str, *, model_name: str | None, api_key: str | None,
                     concurrency: str, count: int, max_seconds: float, max_tokens: int,
                     price_per_hour: float | None, compare: list[str], engine: str,
                     as_json: bool) -> None:
-    from ftp.plugins.generation.models import optional_project
     from ftp.plugins.serving import engine as engines
     from ftp.plugins.serving.endpoint_eval import is_endpoint
     from ftp.plugins.serving.loadgen import check_loopback
+    from ftp.project import Project
 
     wanted = levels(concurrency)
     check_bounds(count, max_seconds, max_tokens)
@@ -75,7 +75,7 @@ def run_bench_serve(target: str, *, model_name: str | None, api_key: str | None,
             check_loopback(ref)
         else:
             engines.check_engine(engine)
-    project = optional_project()
+    project = Project.find_optional()
     asked = prompts(project)
     settings = {"concurrency": wanted, "requests": count, "max_seconds": max_seconds,
                 "max_tokens": max_tokens, "price_per_hour": price_per_hour, "engine": engine,

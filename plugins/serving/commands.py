@@ -43,11 +43,11 @@ def serve_command(model: str, engine: str, host: str, port: int, api_key: str | 
     """Serve MODEL (a train run, merged first, or a model) on an OpenAI-compatible engine.
 
     Prints the URL (http://HOST:PORT/v1); Ctrl-C stops the engine and its workers."""
-    from ftp.plugins.generation.models import optional_project
     from ftp.plugins.serving.serve import ServeOptions, check_options, serve
+    from ftp.project import Project
 
     check_options(host, port, engine, continuous_batching)
-    project = optional_project()
+    project = Project.find_optional()
     options = ServeOptions(engine, host, port, api_key, scrub_outputs, log_requests,
                            continuous_batching)
     log_dir = (project.root / ".ftp" / "serve") if project else ftp_home() / "serve"
