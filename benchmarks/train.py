@@ -104,7 +104,7 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
             return inner(examples)
 
         trainer.data_collator = collate
-        with trainer_context(arm, model):
+        with trainer_context(arm, model, precision):
             trainer.train()
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     peak_gpu = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
@@ -140,16 +140,14 @@ def step_timer(cuda: bool):
     return Timer()
 
 
-@contextlib.contextmanager
-def trainer_context(arm: str, model):
-    """ftp's arm trains with per-example attention and the fused LoRA path, as ftp train."""
-    from ftp.plugins.training.engine import segment_attention
-    from ftp.plugins.training.lora_fused import fused_lora
+def trainer_context(arm: str, model, precision: str = "fp32"):
+    """ftp's arm trains with ``engine.fast_paths`` as ftp train does: per-example attention,
+    the fused LoRA path and, under bf16, the frozen base weights held in bf16."""
+    from ftp.plugins.training.engine import fast_paths
 
-    ours = arm == "ftp"
-    with segment_attention(model, ours), \
-            (fused_lora(model) if ours else contextlib.nullcontext()):
-        yield
+    if arm != "ftp":
+        return contextlib.nullcontext()
+    return fast_paths(model, True, precision == "bf16")
 
 
 def hf_trainer(arm: str, model, tokenizer, data: list[dict], args: dict, timer):
@@ -251,7 +249,7 @@ def profile_step(folder: str, batch: int, median: int, precision: str,
     flat = PackingCollator(0, flat=True)(synthetic_examples(batch, model.config.vocab_size,
                                                             median, seed=1))
     flat.pop("num_real_tokens")
-    with trainer_context("ftp", model), \
+    with trainer_context("ftp", model, precision), \
             torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
         response_loss(model, flat)[0].backward()  # warm-up
         with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -4,13 +4,15 @@
 many are not padding), in computing the LM head only at labelled positions (``loss.py``),
 and, with packing on a model that uses transformers' attention interface, in training on
 one flat row per step with per-example attention (``attention.py``). LoRA layers add their
-update inside the base output (``lora_fused.py``).
+update inside the base output (``lora_fused.py``); under bf16 autocast their frozen base
+weights are held in bf16 (``frozen_bf16.py``).
 """
 
 from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from ftp.plugins.training.callbacks import (
     step_of,
 )
 from ftp.plugins.training.distributed import fsdp_sharded, world_size
+from ftp.plugins.training.frozen_bf16 import frozen_weights_in_bf16
 from ftp.plugins.training.job import TrainJob
 from ftp.plugins.training.lora_fused import fused_lora
 from ftp.plugins.training.loss import accepts_logits_to_keep, response_loss
@@ -133,6 +136,16 @@ def segment_attention(model: Any, wanted: bool):
         base.set_attn_implementation(before)
 
 
+@contextmanager
+def fast_paths(model: Any, packing: bool, bf16: bool) -> Iterator[bool]:
+    """What ftp trains with beyond ``Trainer``, all undone after: per-example attention on
+    flat rows (yields whether rows are flat), the fused LoRA forward, and under bf16
+    autocast the frozen LoRA base weights held in bf16."""
+    with segment_attention(model, packing) as flat, fused_lora(model), \
+            frozen_weights_in_bf16(model, bf16):
+        yield flat
+
+
 def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]:
     found = [StoreMetrics(job, tokens), guard, CheckpointMarker()]
     if job.eval_data and job.settings["early_stopping_patience"] and not job.dry_run_steps:
@@ -143,7 +156,8 @@ def callbacks(job: TrainJob, tokens: TokenCounter, guard: NanGuard) -> list[Any]
 def train_supervised(job: TrainJob, model: Any, tokenizer: Tokenizer) -> dict[str, Any]:
     """Train ``model`` on ``job.train_data`` (``{"input_ids", "labels"}`` lists)."""
     tokens, guard = TokenCounter(), NanGuard()
-    with segment_attention(model, job.settings["packing"]) as flat, fused_lora(model):
+    bf16 = use_bf16(job.settings.get("precision", "auto")) and not fsdp_sharded(job.settings)
+    with fast_paths(model, job.settings["packing"], bf16) as flat:
         trainer = FtpTrainer(
             model=model, args=TrainingArguments(**training_arguments(job)),
             train_dataset=ListDataset(job.train_data),

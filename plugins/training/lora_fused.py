@@ -11,7 +11,8 @@ it is applied, and the sums differ from PEFT's only by floating-point summation 
 
 Only plain LoRA on an ``nn.Linear`` with one active adapter takes this path; DoRA, merged,
 disabled or mixed-adapter layers keep PEFT's own forward. Under bf16 autocast it computes
-what PEFT computes under autocast (bf16 products, fp32 weights).
+what PEFT computes under autocast (bf16 products, fp32 weights), also when the frozen base
+weight is held in bf16 (``frozen_bf16``).
 """
 
 from __future__ import annotations
@@ -33,10 +34,19 @@ def _plain(layer: Any, x: Any, args: tuple, kwargs: dict) -> str | None:
     if len(active) != 1 or active[0] in layer.lora_variant:
         return None
     a, b = layer.lora_A[active[0]], layer.lora_B[active[0]]
-    if b.bias is not None or not x.dtype == a.weight.dtype == b.weight.dtype == \
-            layer.base_layer.weight.dtype:
+    if b.bias is not None or not x.dtype == a.weight.dtype == b.weight.dtype or \
+            layer.base_layer.weight.dtype not in (x.dtype, _autocast_dtype(x)):
         return None
     return active[0]
+
+
+def _autocast_dtype(x: Any) -> Any:
+    """The dtype autocast computes linear layers in for ``x``'s device (None when off):
+    a base weight already in it (``frozen_bf16``) gives the same product."""
+    import torch
+
+    kind = x.device.type
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else None
 
 
 def fused_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
