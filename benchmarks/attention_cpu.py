@@ -100,8 +100,8 @@ def main() -> None:
             times[f"{kind}_{str(dtype)[6:]}"].append(attention_step(kind, dtype, lengths))
     medians = {name: round(statistics.median(values), 3) for name, values in times.items()}
     result = {
-        "math_vs_flash_max_difference_fp32": math_matches_flash(), "lengths": lengths, "tokens": sum(lengths), "layers": LAYERS,
-        "heads": [HEADS, KV_HEADS, DIM], "threads": args.threads,
+        "math_vs_flash_max_difference_fp32": math_matches_flash(), "lengths": lengths,
+        "tokens": sum(lengths), "layers": LAYERS, "heads": [HEADS, KV_HEADS, DIM], "threads": args.threads,
         "attention_step_s_median": medians, "attention_step_s_all": times,
         "bf16_over_fp32_flash": round(medians["flash_float32"] / medians["flash_bfloat16"], 2),
         "matmul_gflops": {"float32": round(matmul_gflops(torch.float32), 1),

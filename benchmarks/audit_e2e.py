@@ -3,7 +3,7 @@
 A fresh project on the default model (SmolLM2-135M-Instruct) with `privacy.canaries = 8`
 imports the example task's 300 emails with the defaults (`ner` scrubbing), trains a short
 LoRA run (``--train-steps``), and then runs the default audit — 8 canaries against 1,000
-candidates each, 50 placeholder sites against 10 surrogates, on the trained model and its
+candidates each, up to 50 placeholder sites against 10 surrogates, on the trained model and its
 base — as a child process, timed by wall clock. The audit's progress lines (stderr) are
 counted and the last one kept. ``--project DIR`` reuses a project that already has a
 trained run. Results go to ``results/audit_e2e.json`` with the load average around the
