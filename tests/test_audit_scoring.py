@@ -74,3 +74,20 @@ def test_the_audit_shows_progress_with_an_eta(tiny, capsys, monkeypatch):
              if line.startswith("leakage audit: canaries")]
     assert any("ETA" in line for line in lines)
     assert lines[-1].startswith("leakage audit: canaries: 102/102 sequences")
+
+
+def test_shared_first_tokens_run_once():
+    """The cut feeds the fewest tokens: one shared token, then ten distinct, then all apart."""
+    from ftp.plugins.audit.heads import head_length
+
+    tails = [[7, i % 10, 100 + i, 200 + i, 300 + i] for i in range(40)]
+    assert head_length(tails) == 2  # 10 heads x 2 + 40 x 2 fed, against 1 + 40 x 3
+    assert head_length([[7, 1], [7, 2]]) == 1  # every tail keeps a token after its head
+    assert head_length([[1, 2, 3, 4]] * 5) == 3  # identical tails: one head, one token left
+
+
+def test_an_empty_or_one_token_candidate_still_scores(tiny):
+    model, tokenizer = tiny
+    context, candidates = "Call me on ", ["", "5", "55", "555 0132"]
+    new = scoring.continuation_logprobs(model, tokenizer, context, candidates, batch_size=2)
+    assert new == pytest.approx(_old(model, tokenizer, context, candidates), abs=1e-4)

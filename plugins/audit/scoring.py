@@ -7,7 +7,8 @@ placeholder site against a dozen values after its training context. Scoring each
 once per candidate: ~85% of the tokens. Here, as FastLM scores an lm-eval question's
 choices, the shared context runs once (``PrefixCache``, its key/value states), and the
 candidates are its continuations: each batch feeds only their own tokens, with positions
-that continue after the context and a mask that lets every token see all of it. The
+that continue after the context and a mask that lets every token see all of it; the
+candidates' shared first tokens run once too (``heads``). The
 arithmetic is the same as on the whole sequences (to floating-point summation order).
 
 Tokenisation is exactly the old one: each ``context + candidate`` is tokenised whole, and a
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 
 from ftp.api import Tokenizer
+from ftp.plugins.audit import heads
 from ftp.plugins.evaluation.prefix_cache import PrefixCache, cache_keyword, supports_prefix_cache
 
 Tick = Callable[[int], None]
@@ -81,38 +83,17 @@ def full_sequences(model: Any, tokenizer: Tokenizer, sequences: list[list[int]],
 
 def cached_prefix(model: Any, tokenizer: Tokenizer, sequences: list[list[int]], begins: list[int],
                   shared: int, batch_size: int = 256, tick: Tick | None = None) -> list[float]:
-    """The first ``shared`` tokens (the same in every sequence) run once; each batch runs
-    the rest of its sequences on their key/value states."""
+    """The first ``shared`` tokens (the same in every sequence) run once; the rest of each
+    sequence runs on their key/value states, shared first tokens once (``heads``)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    tails = [s[shared:] for s in sequences]
+    if min(map(len, tails)) < 2:  # an empty candidate: nothing after the context to cut
+        return full_sequences(model, tokenizer, sequences, begins, batch_size // 2, tick)
     with torch.no_grad():
         cache = PrefixCache(model, sequences[0][:shared], device=_device(model))
         cache.keyword = cache_keyword(_unwrapped(model))  # a PEFT wrapper passes it through
-        scores = []
-        for start in range(0, len(sequences), batch_size):
-            tails = [s[shared:] for s in sequences[start:start + batch_size]]
-            scores += _score_tails(model, cache, tails, begins[start:start + batch_size],
-                                   shared, pad)
-            if tick is not None:
-                tick(len(tails))
-    return scores
-
-
-def _score_tails(model: Any, cache: Any, tails: list[list[int]], begins: list[int],
-                 shared: int, pad: int) -> list[float]:
-    width = max(map(len, tails))
-    device = _device(model)
-    ids = torch.tensor([t + [pad] * (width - len(t)) for t in tails], device=device)
-    mask = torch.tensor([[1] * (shared + len(t)) + [0] * (width - len(t)) for t in tails],
-                        device=device)
-    positions = torch.arange(shared, shared + width, device=device).expand(len(tails), -1)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                **{cache.keyword: cache.for_batch(len(tails))}, use_cache=True)
-    logp = torch.log_softmax(out.logits[:, :-1].float(), dim=-1).gather(
-        2, ids[:, 1:, None])[..., 0]
-    # tail column j holds sequence token shared + j; a sequence's scored tokens start at its
-    # own begin (its common prefix with the context), predicted one column earlier
-    return [float(logp[row, begin - shared - 1:len(tail) - 1].sum())
-            for row, (tail, begin) in enumerate(zip(tails, begins, strict=True))]
+        return heads.score_tails(model, cache, tails, [b - shared for b in begins], pad,
+                                 batch_size, tick)
 
 
 def _device(model: Any) -> Any:
