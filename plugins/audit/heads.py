@@ -6,8 +6,8 @@ Canary candidates are random digit strings of one format, so their first tokens 
 distinct triples. The tails are cut after ``k`` tokens: each distinct head of ``k`` tokens
 runs once on the context's key/value cache (stage one), and each tail's rest runs on the
 context's states followed by its head's (stage two). ``k`` minimises the tokens fed,
-``heads(k) * k + sum(rest)``: 4 for the default canaries with SmolLM2's tokenizer (one
-canary: 22.6 s against ~29 s feeding every tail whole; benchmarks/README.md). A tail's last token is only predicted, never fed. Same arithmetic as running each
+``heads(k) * k + sum(rest)``: 4 for the default canaries with SmolLM2's tokenizer (the
+default audit 357 s -> 245 s end to end: benchmarks/README.md). A tail's last token is only predicted, never fed. Same arithmetic as running each
 ``context + candidate`` whole, to floating-point summation order.
 """
 
@@ -100,17 +100,9 @@ def _forward(model: Any, cache: Any, ids: list[list[int]], extra: Layers | None,
              lengths: list[int] | None, offset: int) -> tuple[torch.Tensor, Layers]:
     """Logits of ``ids`` after the context's states (and, per row, ``extra`` states: the
     rows' heads), positions from ``offset``; and the key/value states after the forward."""
-    from transformers import DynamicCache
-
     rows, width = len(ids), len(ids[0])
     device = cache.layers[0][0].device
-    states = DynamicCache()
-    for n, (keys, values) in enumerate(cache.layers):
-        keys, values = keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1)
-        if extra is not None:
-            keys = torch.cat([keys, extra[n][0]], dim=2)
-            values = torch.cat([values, extra[n][1]], dim=2)
-        states.update(keys, values, n)
+    states = cache.for_batch(rows, extra)
     lengths = lengths or [width] * rows
     mask = torch.tensor([[1] * (offset + n) + [0] * (width - n) for n in lengths],
                         device=device)

@@ -81,14 +81,18 @@ class PrefixCache:
         self.layers = [(layer.keys, layer.values) for layer in cache.layers]
         self.keyword = cache_keyword(decoder)
 
-    def for_batch(self, rows: int) -> Any:
-        """A fresh cache of ``rows`` copies of the prefix (the forward appends to it)."""
+    def for_batch(self, rows: int, after: Any = None) -> Any:
+        """A fresh cache of ``rows`` copies of the prefix (the forward appends to it);
+        ``after``: per layer, each row's own states to follow the prefix."""
         from transformers import DynamicCache
 
         cache = DynamicCache()
         for index, (keys, values) in enumerate(self.layers):
-            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1),
-                         index)
+            keys, values = keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1)
+            if after is not None:
+                keys = torch.cat([keys, after[index][0]], dim=2)
+                values = torch.cat([values, after[index][1]], dim=2)
+            cache.update(keys, values, index)
         return cache
 
 
