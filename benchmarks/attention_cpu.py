@@ -1,11 +1,12 @@
-"""Why attention is a third of a bf16 training step on CPU: the kernels, timed alone.
+"""Attention of a bf16 training step on CPU: the kernels, timed alone.
 
 The attention of one ftp training step of SmolLM2-135M (9 query heads, 3 key/value heads,
 head size 64, 30 layers), per example as ``ftp_segments`` runs it, on the example lengths of
 the batch ``train.py --profile`` profiles (batch 8, seed 1, median 250: 2,812 tokens):
 forward and backward, in fp32 and bf16, with PyTorch's CPU flash kernel
-(``scaled_dot_product_attention(is_causal=True)``, what ftp uses) and with the explicit
-"math" computation (bf16 matrix multiplies, fp32 softmax). For scale, a large matrix
+(``scaled_dot_product_attention(is_causal=True)``, what ftp uses in fp32), with the explicit
+"math" computation (bf16 matrix multiplies, fp32 softmax) and, in bf16, with
+``cpu_attention``'s kernel (what ftp trains with under bf16 autocast). For scale, a large matrix
 multiply (2048x576 by 576x1536, the size of an MLP projection of a step) in fp32 and bf16:
 what bf16 buys where the kernel uses it. Medians of ``--repeats``, one thread; the load
 average is recorded. Results: ``results/attention_cpu.json``.
@@ -28,6 +29,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train import synthetic_examples  # noqa: E402
+
+from ftp.plugins.training.cpu_attention import segment_attention_bf16  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "attention_cpu.json"
 HEADS, KV_HEADS, DIM, LAYERS = 9, 3, 64, 30
@@ -59,6 +62,8 @@ def attention_step(kind: str, dtype: torch.dtype, lengths: list[int]) -> float:
             if kind == "flash":
                 outputs.append(F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                               enable_gqa=True))
+            elif kind == "ftp":  # cpu_attention's kernel, one example per call here
+                outputs.append(segment_attention_bf16(q, k, v, [q.shape[2]], None))
             else:
                 outputs.append(math_attention(q, k, v))
         sum(o.float().sum() for o in outputs).backward()
@@ -91,7 +96,7 @@ def main() -> None:
     lengths = example_lengths()
     load_start = os.getloadavg()
     arms = [(kind, dtype) for dtype in (torch.float32, torch.bfloat16)
-            for kind in ("flash", "math")]
+            for kind in ("flash", "math")] + [("ftp", torch.bfloat16)]
     times: dict[str, list[float]] = {f"{k}_{str(d)[6:]}": [] for k, d in arms}
     for kind, dtype in arms:  # one warm-up each
         attention_step(kind, dtype, lengths[:2])
@@ -104,6 +109,8 @@ def main() -> None:
         "tokens": sum(lengths), "layers": LAYERS, "heads": [HEADS, KV_HEADS, DIM], "threads": args.threads,
         "attention_step_s_median": medians, "attention_step_s_all": times,
         "bf16_over_fp32_flash": round(medians["flash_float32"] / medians["flash_bfloat16"], 2),
+        "ftp_bf16_over_flash_bf16": round(medians["flash_bfloat16"] / medians["ftp_bfloat16"],
+                                          2),
         "matmul_gflops": {"float32": round(matmul_gflops(torch.float32), 1),
                           "bfloat16": round(matmul_gflops(torch.bfloat16), 1)},
         "loadavg_start": load_start, "loadavg_end": os.getloadavg(),

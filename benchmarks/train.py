@@ -108,7 +108,8 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
             trainer.train()
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     peak_gpu = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
-    return {"step_seconds": timer.times, "step_cpu_seconds": timer.cpu, "tokens": tokens,
+    return {"step_seconds": timer.times, "step_cpu_seconds": timer.cpu,
+            "step_system_seconds": timer.system, "tokens": tokens,
             "losses": losses, "rows_per_step": rows, "precision": precision,
             "parameters": sum(p.numel() for p in model.parameters()),
             "peak_gpu_mb": peak_gpu,
@@ -126,16 +127,19 @@ def step_timer(cuda: bool):
 
     class Timer(TrainerCallback):
         def __init__(self):
-            self.times, self.cpu, self.start, self.cpu_start = [], [], 0.0, 0.0
+            self.times, self.cpu, self.system = [], [], []
+            self.start = self.cpu_start = self.system_start = 0.0
 
         def on_step_begin(self, *a, **k):
             sync()
             self.start, self.cpu_start = time.perf_counter(), time.process_time()
+            self.system_start = os.times().system
 
         def on_step_end(self, *a, **k):
             sync()
             self.times.append(time.perf_counter() - self.start)
             self.cpu.append(time.process_time() - self.cpu_start)
+            self.system.append(os.times().system - self.system_start)
 
     return Timer()
 
@@ -193,11 +197,12 @@ def trl_trainer(arm: str, model, tokenizer, data: list[dict], args: dict, timer)
 
 def loss_difference(folder: str, batch: int, median: int, precision: str = "fp32") -> float:
     """|ftp loss - fp32 padded full-logits loss| on the same batch, same weights (no
-    training); with ``precision`` "bf16" ftp's side runs under bf16 autocast."""
+    training); ftp's side runs its training paths (``fast_paths``, gradients on, so the bf16
+    attention is the one training uses) and with ``precision`` "bf16" under bf16 autocast."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ftp.plugins.training.engine import segment_attention
+    from ftp.plugins.training.engine import fast_paths
     from ftp.plugins.training.loss import response_loss
     from ftp.plugins.training.packing import PackingCollator, PaddingCollator
 
@@ -212,9 +217,9 @@ def loss_difference(folder: str, batch: int, median: int, precision: str = "fp32
     move = lambda batch: {k: v.to(device) for k, v in batch.items()}  # noqa: E731
     with torch.no_grad():
         reference = model(**move(padded), use_cache=False).loss.item()
-        with segment_attention(model, True), \
-                torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            ours = response_loss(model, move(flat))[0].item()
+    with fast_paths(model, True, precision == "bf16"), \
+            torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        ours = response_loss(model, move(flat))[0].item()
     return abs(ours - reference)
 
 

@@ -5,12 +5,15 @@ block-diagonal mask (from restarting ``position_ids``), so attention would pay f
 row squared. ``ftp_segments`` instead runs causal attention on each example's slice
 (``cu_seq_lens_q``, the examples' cumulative lengths, as flash-attention takes them):
 ``torch.nn.attention.varlen`` on CUDA, one causal ``scaled_dot_product_attention`` per
-example elsewhere (CPU's flash kernel needs no mask). Numbers equal padded attention's.
+example elsewhere (CPU's flash kernel needs no mask; in bf16 training, ``cpu_attention``'s
+bf16 backward). Numbers equal padded attention's.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ftp.plugins.training import cpu_attention
 
 NAME = "ftp_segments"
 _registered = False
@@ -34,6 +37,8 @@ def segment_attention(module: Any, query: Any, key: Any, value: Any, attention_m
         if out is not None:
             return out, None
     lengths = (bounds[1:] - bounds[:-1]).tolist()  # split, not slices: one cheap backward
+    if cpu_attention.usable(query, dropout):
+        return cpu_attention.segment_attention_bf16(query, key, value, lengths, scaling), None
     parts = [scaled_dot_product_attention(q, k, v, is_causal=True, scale=scaling,
                                           dropout_p=dropout, enable_gqa=groups > 1)
              .transpose(1, 2)

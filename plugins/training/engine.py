@@ -33,6 +33,7 @@ from ftp.plugins.training.callbacks import (
 )
 from ftp.plugins.training.distributed import fsdp_sharded, world_size
 from ftp.plugins.training.frozen_bf16 import frozen_weights_in_bf16
+from ftp.plugins.training.fused_head import fused_head
 from ftp.plugins.training.job import TrainJob
 from ftp.plugins.training.lora_fused import fused_lora
 from ftp.plugins.training.loss import accepts_logits_to_keep, response_loss
@@ -140,9 +141,10 @@ def segment_attention(model: Any, wanted: bool):
 def fast_paths(model: Any, packing: bool, bf16: bool) -> Iterator[bool]:
     """What ftp trains with beyond ``Trainer``, all undone after: per-example attention on
     flat rows (yields whether rows are flat), the fused LoRA forward, and under bf16
-    autocast the frozen LoRA base weights held in bf16."""
+    autocast the frozen LoRA base weights held in bf16; on CPU the LM head fused with its
+    loss."""
     with segment_attention(model, packing) as flat, fused_lora(model), \
-            frozen_weights_in_bf16(model, bf16):
+            frozen_weights_in_bf16(model, bf16), fused_head(model):
         yield flat
 
 

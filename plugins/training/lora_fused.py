@@ -34,8 +34,12 @@ def _plain(layer: Any, x: Any, args: tuple, kwargs: dict) -> str | None:
     if len(active) != 1 or active[0] in layer.lora_variant:
         return None
     a, b = layer.lora_A[active[0]], layer.lora_B[active[0]]
-    if b.bias is not None or not x.dtype == a.weight.dtype == b.weight.dtype or \
-            layer.base_layer.weight.dtype not in (x.dtype, _autocast_dtype(x)):
+    low = _autocast_dtype(x)
+    # under autocast an input already in its dtype (o_proj, down_proj: bf16) gives what
+    # PEFT gives: PEFT casts it up to the adapter's dtype and autocast casts it back, exactly
+    if b.bias is not None or a.weight.dtype != b.weight.dtype or \
+            x.dtype not in (a.weight.dtype, low) or \
+            layer.base_layer.weight.dtype not in (a.weight.dtype, low):
         return None
     return active[0]
 
@@ -51,20 +55,25 @@ def _autocast_dtype(x: Any) -> Any:
 
 def fused_forward(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
     """``base(x) + lora_B(lora_A(dropout(x))) * scaling``, the update accumulated in place."""
+    import torch
     import torch.nn.functional as F
 
     name = _plain(self, x, args, kwargs)
     if name is None:
         return type(self).forward(self, x, *args, **kwargs)
     base = self.base_layer
-    out = F.linear(x, base.weight, base.bias)  # its backward needs x and weight, not out
+    low_dtype = _autocast_dtype(x)
+    if low_dtype not in (None, x.dtype) and type(self.lora_dropout[name]) is torch.nn.Identity:
+        x = x.to(low_dtype)  # autocast's cast, once for the base product and the adapter's
+    rows = x.reshape(-1, x.shape[-1])
+    # 2-D, not a view: the in-place product below then needs no copy of the gradient
+    out = F.linear(rows, base.weight, base.bias)  # its backward needs x and weight, not out
     low = self.lora_A[name](self.lora_dropout[name](x)) * self.scaling[name]
-    flat = out.view(-1, out.shape[-1])
     # under autocast ``out`` and ``low`` are bf16 and B's weight fp32: the in-place product
     # is not autocast, so B is cast as autocast would cast it for lora_B(low)
-    flat.addmm_(low.reshape(-1, low.shape[-1]).to(out.dtype),
-                self.lora_B[name].weight.t().to(out.dtype))
-    return out
+    out.addmm_(low.reshape(-1, low.shape[-1]).to(out.dtype),
+               self.lora_B[name].weight.t().to(out.dtype))
+    return out.view(*x.shape[:-1], out.shape[-1])
 
 
 @contextmanager

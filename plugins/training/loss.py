@@ -14,7 +14,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import torch.nn.functional as F
+from ftp.plugins.training.chunked_ce import summed_cross_entropy
+from ftp.plugins.training.fused_head import head_cross_entropy, hidden_states_out
 
 IGNORE = -100
 
@@ -39,10 +40,15 @@ def response_loss(model: Any, inputs: dict[str, Any],
     """(loss, outputs) for ``inputs`` with ``labels``; ``num_items_in_batch`` as Trainer's."""
     inputs = dict(inputs)
     keep, targets = labelled_positions(inputs.pop("labels"))
-    outputs = model(**inputs, logits_to_keep=keep, use_cache=False)
-    logits = outputs.logits.float().flatten(0, 1)
-    total = F.cross_entropy(logits, targets.flatten().to(logits.device), ignore_index=IGNORE,
-                            reduction="sum")
+    with hidden_states_out(model) as head:
+        outputs = model(**inputs, logits_to_keep=keep, use_cache=False)
+    found = outputs.logits.flatten(0, 1)
+    targets = targets.flatten().to(found.device)
+    if head is not None:  # ``found`` holds the final hidden states: head and loss together
+        total = head_cross_entropy(found, head, targets, IGNORE)
+        outputs.logits = None
+    else:
+        total = summed_cross_entropy(found, targets, IGNORE)
     count = num_items_in_batch if num_items_in_batch is not None else (targets != IGNORE).sum()
     if hasattr(count, "clamp"):
         count = count.to(total.device).clamp(min=1)
