@@ -1,13 +1,15 @@
 """Cross-entropy summed over a logits matrix, a few rows at a time (CPU).
 
 ``F.cross_entropy(logits.float(), ...)`` on a step's labelled positions (SmolLM2-135M, batch
-8: 1,621 x 49,152) makes three full-size fp32 tensors (the upcast, log-softmax, its
-gradient) that live far outside the caches and, past glibc's mmap threshold, are fresh
-zeroed pages every step: the upcast, its backward cast and log-softmax forward and backward
-took 3.1 s of a 12.8 s bf16 step (torch.profiler). Here each block of rows (a few MB) is
-upcast, reduced to its log-sum-exp and target logit, and its gradient, softmax minus one-hot,
-is written straight into a gradient of the logits' own dtype. Same fp32 arithmetic as the
-full-size computation; no tensor the size of the logits is made besides that gradient.
+8: 1,621 x 49,152) makes full-size fp32 tensors (the upcast, log-softmax, their gradients)
+that live far outside the caches and, past glibc's mmap threshold, are fresh pages every
+step: the upcast with its backward cast and log-softmax forward and backward took 2.8 s of
+a 12.8 s bf16 LoRA step (torch.profiler). Here each block of rows (4 MB) is upcast, reduced
+to its log-sum-exp and target logit, and its gradient, softmax minus one-hot, is written
+straight into a gradient of the logits' own dtype: 0.27-0.33 s against 0.52-2.16 s for
+forward and backward at that size, alone on one core. Same fp32 arithmetic as the
+full-size computation (sums within 1e-7). ``fused_head`` goes further where the head allows
+it; this is the path for the heads it leaves alone.
 """
 
 from __future__ import annotations
