@@ -313,6 +313,11 @@ class Store:
         with self.transaction():
             self.db["runs"].update(run_id, values)
 
+    def unlink_dataset(self, dataset_id: int) -> None:
+        """No run refers to ``dataset_id`` any more (a discarded or orphaned import's)."""
+        with self.transaction() as db:
+            db.execute("update runs set dataset_id = null where dataset_id = ?", [dataset_id])
+
     def _stored_paths(self, summary: dict[str, Any]) -> dict[str, Any]:
         return {key: relative(value, self.root) if key in PATH_KEYS and
                 isinstance(value, str) else value for key, value in summary.items()}
@@ -350,8 +355,7 @@ class Store:
             "(select dataset_id from runs where status = 'running' and dataset_id is not null)")]
         for dataset_id in orphans:
             with self.transaction() as db:
-                db.execute("update runs set dataset_id = null where dataset_id = ?",
-                           [dataset_id])
+                self.unlink_dataset(dataset_id)
                 for table in ("examples", "canaries"):
                     if table in db.table_names():
                         db.execute(f"delete from {table} where dataset_id = ?", [dataset_id])

@@ -68,3 +68,4 @@ def test_an_entity_never_found_is_warned_about_in_one_line(project, invoke):
     warning = [line for line in result.output.splitlines() if "EMPLOYEE_ID" in line]
     assert len(warning) == 1 and "found in 1 records" in warning[0]
     assert "ana.lima" not in result.output
+    assert "US_SSN" not in warning[0]  # default entities absent from the data: no warning

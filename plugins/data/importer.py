@@ -226,7 +226,7 @@ def _store(project: Project, run: RunRecord, pairs: Iterable[Located], run_confi
     store = project.store
     with store.transaction() as db:
         dataset_id = _new_dataset(db, run_config["name"], source)
-        db["runs"].update(run.id, {"dataset_id": dataset_id})
+        store.update_run(run.id, dataset_id=dataset_id)
     try:
         capped = capped_fields(read_guarded(source, pairs), source,
                                int(run_config.get("max_field_chars") or MAX_FIELD_CHARS))
@@ -267,7 +267,7 @@ def _flag_in_one(store: Any, ids: set[int]) -> None:
 def discard_dataset(store: Any, dataset_id: int) -> None:
     """Remove a pending dataset's rows (its examples, canaries, the run's link to it)."""
     with store.transaction() as db:
-        db.execute("update runs set dataset_id = null where dataset_id = ?", [dataset_id])
+        store.unlink_dataset(dataset_id)
         db.execute("delete from examples where dataset_id = ?", [dataset_id])
         if "canaries" in db.table_names():
             db.execute("delete from canaries where dataset_id = ?", [dataset_id])
