@@ -69,6 +69,7 @@ def _fusable(model: Any) -> torch.nn.Linear | None:
     config = getattr(base, "config", None)
     if (type(head) is not torch.nn.Linear or head.bias is not None
             or head.weight.device.type != "cpu" or "forward" in vars(head)
+            or type(head.weight.data) is not torch.Tensor  # e.g. an FSDP shard (DTensor)
             or head._forward_hooks or head._forward_pre_hooks
             or any(getattr(config, name, None) not in (None, 1, 1.0)
                    for name in _LOGIT_TRANSFORMS)):
