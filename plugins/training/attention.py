@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+from torch.nn.functional import scaled_dot_product_attention
+
 from ftp.plugins.training import cpu_attention
 
 NAME = "ftp_segments"
@@ -22,9 +25,6 @@ _registered = False
 def segment_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
                       dropout: float = 0.0, scaling: float | None = None, **kwargs: Any):
     """(batch 1, heads, tokens, dim) tensors → (1, tokens, heads, dim), per-example causal."""
-    import torch
-    from torch.nn.functional import scaled_dot_product_attention
-
     bounds = kwargs.get("cu_seq_lens_q")
     if bounds is None or key.shape[2] != query.shape[2]:  # not a packed batch: plain sdpa
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -53,8 +53,6 @@ def _varlen(query: Any, key: Any, value: Any, bounds: Any, scaling: float | None
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
         return None
-    import torch
-
     cu = bounds.to(query.device, torch.int32)
     longest = int((bounds[1:] - bounds[:-1]).max())
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (tokens, heads, dim)

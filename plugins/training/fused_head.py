@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from ftp.plugins.training.chunked_ce import block_loss, targets_of
+
 BLOCK = 128
 # config attributes of models that transform logits after the head
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling",
@@ -62,11 +64,15 @@ class HeadState:
         return self.scratch[dtype]
 
 
-def _fusable(model: Any) -> torch.nn.Linear | None:
+def _head_of(model: Any) -> tuple[Any, Any]:
+    """(the model's output embeddings or None, its config), through a PEFT wrapper."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     getter = getattr(base, "get_output_embeddings", None)
-    head = getter() if getter else None
-    config = getattr(base, "config", None)
+    return (getter() if getter else None), getattr(base, "config", None)
+
+
+def _fusable(model: Any) -> torch.nn.Linear | None:
+    head, config = _head_of(model)
     if (type(head) is not torch.nn.Linear or head.bias is not None
             or head.weight.device.type != "cpu" or "forward" in vars(head)
             or type(head.weight.data) is not torch.Tensor  # e.g. an FSDP shard (DTensor)
@@ -94,9 +100,7 @@ def fused_head(model: Any) -> Iterator[bool]:
 @contextmanager
 def hidden_states_out(model: Any) -> Iterator[HeadState | None]:
     """Within the block the model's "logits" are its final hidden states, when fused."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    getter = getattr(base, "get_output_embeddings", None)
-    head = getter() if getter else None
+    head, _ = _head_of(model)
     state = getattr(head, "_ftp_head_state", None)
     if state is None:
         yield None
@@ -136,8 +140,7 @@ def head_loss(hidden: torch.Tensor, low: torch.Tensor, state: HeadState, targets
               ignore_index: int, weight_grad: bool, hidden_grad: bool
               ) -> tuple[torch.Tensor, tuple[Any, Any]]:
     """Summed cross-entropy of ``hidden @ low.T`` and its gradients, block by block."""
-    valid = targets != ignore_index
-    safe = targets.where(valid, 0).unsqueeze(1)
+    safe, valid = targets_of(targets, ignore_index)
     logits, upcast, probs = state.buffers(low.dtype)
     inputs = hidden.to(low.dtype)
     grad_hidden = torch.empty_like(inputs) if hidden_grad else None
@@ -149,13 +152,9 @@ def head_loss(hidden: torch.Tensor, low: torch.Tensor, state: HeadState, targets
         out, up, p = logits[:rows], upcast[:rows], probs[:rows]
         torch.mm(block, low.T, out=out)
         up.copy_(out)
-        torch._softmax(up, 1, False, out=p)
-        picked = p.gather(1, safe[span]).squeeze(1)
-        total += _block_loss(up, picked, safe[span], valid[span])
+        total += block_loss(up, p, safe[span], valid[span], hidden_grad or weight_grad)
         if grad_hidden is None and grad_weight is None:
             continue
-        p.scatter_add_(1, safe[span], torch.full_like(safe[span], -1, dtype=p.dtype))
-        p.mul_(valid[span].unsqueeze(1))  # ignored positions: no gradient
         out.copy_(p)  # the logits' gradient, in the product's dtype as autograd rounds it
         if grad_hidden is not None:
             torch.mm(out, low, out=grad_hidden[span])
@@ -163,18 +162,6 @@ def head_loss(hidden: torch.Tensor, low: torch.Tensor, state: HeadState, targets
             grad_weight += torch.mm(out.T, block)
     return total, (None if grad_hidden is None else grad_hidden.to(hidden.dtype),
                    grad_weight)
-
-
-def _block_loss(upcast: torch.Tensor, picked: torch.Tensor, safe: torch.Tensor,
-                valid: torch.Tensor) -> torch.Tensor:
-    """Sum of -log p(target): from the softmax where it is a normal float, else exactly."""
-    loss = -picked.clamp_min(torch.finfo(torch.float32).tiny).log()
-    tiny = picked < 1e-30  # a probability this small has lost digits: log-softmax instead
-    if bool(tiny.any()):
-        rows = tiny.nonzero().squeeze(1)
-        exact = -torch.log_softmax(upcast[rows], 1).gather(1, safe[rows]).squeeze(1)
-        loss = loss.index_put((rows,), exact)
-    return (loss * valid).sum()
 
 
 def head_cross_entropy(hidden: torch.Tensor, state: HeadState, targets: torch.Tensor,
