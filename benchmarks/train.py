@@ -117,7 +117,7 @@ def run_arm(arm: str, folder: str, steps: int, batch: int, median: int, threads:
 
 
 def step_timer(cuda: bool):
-    """A callback that records each step's wall and process CPU seconds."""
+    """A callback that records each step's wall, process CPU and system (kernel) seconds."""
     import torch
     from transformers import TrainerCallback
 
@@ -288,6 +288,8 @@ def summarise(runs: list[dict]) -> dict:
                                                / sum(s for _, s in timed), 1),
             "real_tokens_per_cpu_s": round(statistics.median(cpu_rates), 1),
             "median_step_s": round(statistics.median(steps), 3),
+            "timed_system_s": round(sum(sum(arm.get("step_system_seconds", [])[1:])
+                                        for arm in runs), 2),
             "timed_steps": len(rates), "repeats": len(runs),
             "peak_rss_mb": max(arm["peak_rss_mb"] for arm in runs),
             "peak_gpu_mb": first.get("peak_gpu_mb"), "parameters": first.get("parameters"),

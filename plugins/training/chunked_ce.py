@@ -4,12 +4,11 @@
 8: 1,621 x 49,152) makes full-size fp32 tensors (the upcast, log-softmax, their gradients)
 that live far outside the caches and, past glibc's mmap threshold, are fresh pages every
 step: the upcast with its backward cast and log-softmax forward and backward took 2.8 s of
-a 12.8 s bf16 LoRA step (torch.profiler). Here each block of rows (4 MB) is upcast, reduced
+a 12.8 s bf16 LoRA step (a one-off torch.profiler run). Here each block of rows (4 MB) is upcast, reduced
 to its softmax, target probability and gradient (softmax minus one-hot), written straight
-into a gradient of the logits' own dtype in the forward; backward only scales it. An
-earlier version (log-sum-exp forward, exp in backward) took 0.27-0.33 s against 0.52-2.16 s
-for forward and backward at that size, alone on one core; the softmax kernel is faster than
-a separate exp (0.7 against 1.7 ns an element). Same fp32 arithmetic as the
+into a gradient of the logits' own dtype in the forward; backward only scales it (in
+one-off timings on one core: 0.27-0.33 s against 0.52-2.16 s for forward and backward at
+that size, for an earlier version with a separate exp, which the softmax kernel beats). Same fp32 arithmetic as the
 full-size computation (sums within 1e-7). ``fused_head`` goes further where the head allows
 it; this is the path for the heads it leaves alone.
 """

@@ -1,15 +1,17 @@
-"""Per-example causal attention for bf16 training on CPU: PyTorch's forward, a bf16 backward.
+"""Per-example causal attention for bf16 training on CPU.
 
-PyTorch's CPU flash-attention kernel does its backward in fp32 whatever the inputs' dtype:
-on SmolLM2-135M's packed batch 8 it was 2.3 s of an 11 s bf16 LoRA step, the same as in
-fp32 (``benchmarks/attention_cpu.py``), while a bf16 matrix multiply runs at ~4.5x an fp32
-one on CPUs with avx512_bf16. The forward here is that kernel (so outputs and the loss are
-exactly what ``scaled_dot_product_attention`` gives); it also returns the rows' log-sum-exp,
-from which the backward recomputes the probabilities block by block of queries (keys past a
-block's last query are never touched: the causal half is skipped), with the matrix
-multiplies in bf16 and softmax, its gradient and the key/value sums in fp32 — the precision
-autocast gives eager attention's backward. Query heads sharing a key/value head are stacked
-into one multiply (grouped-query attention).
+PyTorch's CPU flash-attention kernel does its backward in fp32 whatever the inputs' dtype
+(its bf16 forward and backward of a SmolLM2-135M batch-8 step take about what fp32 does:
+``benchmarks/attention_cpu.py``), while a bf16 matrix multiply runs at ~4.5x an fp32 one on
+CPUs with avx512_bf16; and under bf16 autocast the query reaches attention in fp32 (rotary
+embeddings promote it). Here the inputs are cast to bf16 once, and each example is computed
+a block of 128 queries at a time, never touching keys after a block's last query (the
+causal half). Scores are fp32 products of the bf16 inputs and the softmax is fp32, as in the
+flash kernel; the probabilities go to bf16 for the value product (as the flash kernel's do)
+and are kept for the backward, whose products are all bf16 with the softmax gradient and
+the key/value sums in fp32. Query heads sharing a key/value head are stacked into one
+multiply (grouped-query attention). Measured: ``benchmarks/attention_cpu.py`` (the
+attention alone) and ``benchmarks/train_kernels.py`` (the step without it).
 """
 
 from __future__ import annotations

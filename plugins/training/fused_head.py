@@ -2,16 +2,15 @@
 
 At the labelled positions of a step (SmolLM2-135M, batch 8: 1,621 x 49,152) the logits and
 their gradient are 160 MB tensors each in bf16, made afresh every step; with the full-size
-fp32 cross-entropy the head and its loss took 3.8 s of a 12.8 s bf16 LoRA step
-(torch.profiler). Here the model returns its final hidden states at those positions (the
+fp32 cross-entropy the head and its loss took 3.8 s of a 12.8 s bf16 LoRA step (a one-off
+torch.profiler run). Here the model returns its final hidden states at those positions (the
 head's forward is the identity for the call), and for each block of 128 positions the
 head's product, softmax, the loss and the gradient with respect to the hidden states (and
 the head's weight, if it trains) are computed at once into buffers kept for the length of
 training; backward only scales them. A frozen head's weight is cast to the autocast dtype
-once, not every step. Measured against ``chunked_ce`` on full logits (same batch, same
-process, 5 steps after 3): steady-state steps within the machine's noise (median 8.9 s vs
-8.7 s), but a step that grows the process's memory pays less for fresh pages (system time
-2.7 s vs 7.2 s on the second step), and a step needs no logits-sized tensor at all.
+once, not every step. Against ``chunked_ce`` on full logits (``benchmarks/train_kernels.py``)
+a steady step is 7.27 s against 7.48 s, within the machine's noise, with no time in page
+faults (0.14-0.51 s there), at a peak RSS 0.24 GB higher: these buffers and the bf16 copy.
 Numbers as autocast gives them: the product in the autocast dtype (bf16) or fp32, softmax
 and loss in fp32, the logits' gradient rounded to the product's dtype.
 
